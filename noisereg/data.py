@@ -1,0 +1,64 @@
+"""The dataset: make_circles, the reference's 30/70 split, and CSV round-trips."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import make_circles
+from sklearn.model_selection import train_test_split
+
+from noisereg.io import InputError, read_csv, write_csv
+from noisereg.params import DataParams
+
+COLUMNS = ["x1", "x2", "label"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Float32 features and 0/1 labels of the train and test sets."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def make_split(params: DataParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (train, test) frames exactly as the reference draws and splits them."""
+    x, y = make_circles(
+        n_samples=params.n_samples, noise=params.noise, random_state=params.random_state
+    )
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=params.test_size, random_state=params.split_random_state
+    )
+    return _frame(x_train, y_train), _frame(x_test, y_test)
+
+
+def _frame(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "label": y.astype(int)})
+
+
+def save_split(train: pd.DataFrame, test: pd.DataFrame, directory: Path) -> None:
+    """Write train.csv and test.csv (full float precision, so reloading is exact)."""
+    write_csv(directory / "train.csv", train)
+    write_csv(directory / "test.csv", test)
+
+
+def load_split(directory: Path) -> Split:
+    """Read train.csv and test.csv written by the data stage, validating their contents."""
+    frames = [read_csv(directory / f"{name}.csv", "data", COLUMNS) for name in ("train", "test")]
+    for name, frame in zip(("train", "test"), frames, strict=True):
+        if not frame["label"].isin([0, 1]).all():
+            raise InputError(
+                f"{directory / name}.csv: labels must be 0 or 1; rerun the 'data' stage"
+            )
+    train, test = frames
+    return Split(
+        x_train=train[["x1", "x2"]].to_numpy(np.float32),
+        y_train=train["label"].to_numpy(np.float32),
+        x_test=test[["x1", "x2"]].to_numpy(np.float32),
+        y_test=test["label"].to_numpy(np.float32),
+    )

@@ -1,0 +1,113 @@
+"""File input and output: atomic writes, and reads that name the file and its producer."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+T = TypeVar("T")
+
+
+class InputError(RuntimeError):
+    """An input file is missing, truncated or corrupt."""
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
+
+    DVC treats any file at an output path as a candidate output, so a stage killed mid-write
+    must leave either the old file or nothing, never a truncated one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write text atomically."""
+    with atomic_path(path) as temp:
+        temp.write_text(text)
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    """Write JSON atomically, sorted keys and a trailing newline so diffs stay stable."""
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(path: str | Path, frame: pd.DataFrame) -> None:
+    """Write a frame as CSV atomically, without the index."""
+    with atomic_path(path) as temp:
+        frame.to_csv(temp, index=False)
+
+
+def _read(path: str | Path, producer: str, reader: Callable[[Path], T]) -> T:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(
+            f"{path}: missing; it is written by the '{producer}' stage (run `dvc repro {producer}`)"
+        )
+    try:
+        return reader(path)
+    except Exception as error:  # any parse failure means the same thing to the user
+        first_line = (str(error).splitlines() or [type(error).__name__])[0]
+        raise InputError(
+            f"{path}: unreadable or corrupt ({first_line}); rerun the '{producer}' stage "
+            f"(`dvc repro --force {producer}`)"
+        ) from error
+
+
+def read_json(path: str | Path, producer: str) -> Any:
+    """Read a JSON file written by stage `producer`; raise InputError naming both on failure."""
+    return _read(path, producer, lambda p: json.loads(p.read_text()))
+
+
+def read_csv(path: str | Path, producer: str, columns: list[str]) -> pd.DataFrame:
+    """Read a CSV written by `producer` and check it has `columns` and at least one row."""
+
+    def reader(p: Path) -> pd.DataFrame:
+        frame = pd.read_csv(p)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"missing columns {', '.join(missing)}")
+        if frame.empty or frame[columns].isna().any().any():
+            raise ValueError("empty or with missing values")
+        return frame
+
+    return _read(path, producer, reader)
+
+
+def read_with(path: str | Path, producer: str, reader: Callable[[Path], T]) -> T:
+    """Read a file with a custom reader, with the same error contract as read_json."""
+    return _read(path, producer, reader)
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a fresh temporary directory that replaces `path` as a whole on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        yield temp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(temp, path)
+    finally:
+        if temp.exists():
+            shutil.rmtree(temp)

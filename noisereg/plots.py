@@ -1,0 +1,217 @@
+"""Matplotlib figures of the report: curves, decision maps, grid heat-map, sweep, differences."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # stages run headless; pick the backend before pyplot loads
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from noisereg.data import Split
+from noisereg.engine import MLPWeights, predict_logits
+from noisereg.io import atomic_path
+
+# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
+TRAIN_COLOUR, VAL_COLOUR = "#0072B2", "#D55E00"
+PLACEMENT_COLOURS = {"input": "#0072B2", "hidden": "#D55E00", "both": "#009E73"}
+PROBABILITY_CMAP = "PuOr_r"  # diverging, colour-blind safe, centred on p = 0.5
+SCORE_CMAP = "viridis"
+DPI = 200
+
+
+def save_figure(figure: Figure, path: Path) -> None:
+    """Save a PNG atomically and close the figure."""
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(figure)
+
+
+def training_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
+    """Loss and accuracy vs epoch per variant: mean line, +-1 std band, shared axes."""
+    names = list(histories)
+    figure, axes = plt.subplots(
+        2, len(names), figsize=(3.2 * len(names), 5.6), sharex=True, sharey="row", squeeze=False
+    )
+    for col, name in enumerate(names):
+        frame = histories[name]
+        for row, metric in enumerate(("loss", "acc")):
+            ax = axes[row][col]
+            for split, colour, label in (
+                ("train", TRAIN_COLOUR, "train (with noise)"),
+                ("val", VAL_COLOUR, "test"),
+            ):
+                mean = frame[f"{split}_{metric}"].to_numpy()
+                ax.plot(frame["epoch"], mean, color=colour, lw=1.2, label=label)
+                std_column = f"{split}_{metric}_std"
+                if std_column in frame:
+                    std = frame[std_column].to_numpy()
+                    ax.fill_between(
+                        frame["epoch"], mean - std, mean + std, color=colour, alpha=0.2, lw=0
+                    )
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.set_title(name)
+                ax.set_yscale("log")
+            if col == 0:
+                ax.set_ylabel(
+                    "binary cross-entropy" if metric == "loss" else "accuracy (fraction correct)"
+                )
+            if row == 1:
+                ax.set_xlabel("epoch")
+    axes[0][0].legend(loc="best", fontsize=8)
+    figure.suptitle("Training curves: mean over replicates, band = +-1 std")
+    figure.tight_layout()
+    return figure
+
+
+def plot_extent(split: Split, margin: float = 0.25) -> tuple[float, float, float, float]:
+    """Return (x_min, x_max, y_min, y_max) covering every train and test point plus a margin."""
+    points = np.concatenate([split.x_train, split.x_test])
+    low, high = points.min(axis=0) - margin, points.max(axis=0) + margin
+    return float(low[0]), float(high[0]), float(low[1]), float(high[1])
+
+
+def decision_surface(weights: Sequence[MLPWeights], xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Return mean predicted probability Z with Z[i, j] at (xs[j], ys[i]) (pcolormesh order).
+
+    The reference filled Z[ix, iy] and drew it as Z[iy, ix], transposing the map; here the
+    grid is built with meshgrid's default 'xy' indexing and predicted in one batched call
+    per replicate.
+    """
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    points = np.column_stack([grid_x.ravel(), grid_y.ravel()]).astype(np.float32)
+    total = np.zeros(len(points), np.float64)
+    for w in weights:
+        total += 1.0 / (1.0 + np.exp(-predict_logits(w, points).astype(np.float64)))
+    return (total / len(weights)).reshape(grid_x.shape)
+
+
+def decision_maps(
+    surfaces: Mapping[str, np.ndarray], xs: np.ndarray, ys: np.ndarray, split: Split
+) -> Figure:
+    """One panel per variant, shared 0..1 colour scale, train and test points marked apart."""
+    names = list(surfaces)
+    figure, axes = plt.subplots(
+        1, len(names), figsize=(3.4 * len(names) + 0.8, 3.6), sharey=True, squeeze=False
+    )
+    mesh = None
+    for ax, name in zip(axes[0], names, strict=True):
+        mesh = ax.pcolormesh(
+            xs, ys, surfaces[name], cmap=PROBABILITY_CMAP, vmin=0.0, vmax=1.0, shading="auto"
+        )
+        ax.contour(xs, ys, surfaces[name], levels=[0.5], colors="k", linewidths=0.8)
+        for x, y, marker, label in (
+            (split.x_train, split.y_train, "o", "train"),
+            (split.x_test, split.y_test, "^", "test"),
+        ):
+            ax.scatter(
+                x[:, 0],
+                x[:, 1],
+                c=y,
+                cmap=PROBABILITY_CMAP,
+                vmin=-0.3,
+                vmax=1.3,
+                marker=marker,
+                s=26 if marker == "o" else 18,
+                edgecolors="k",
+                linewidths=0.6,
+                label=label,
+            )
+        ax.set_title(name)
+        ax.set_xlabel("x1")
+        ax.set_aspect("equal")
+    axes[0][0].set_ylabel("x2")
+    axes[0][0].legend(loc="lower left", fontsize=7, framealpha=0.8)
+    figure.colorbar(mesh, ax=list(axes[0]), label="mean P(class 1) over replicates", shrink=0.85)
+    return figure
+
+
+def grid_heatmap(
+    cells: pd.DataFrame, best: Mapping[str, float], one_se: Mapping[str, float]
+) -> Figure:
+    """Width x noise heat-map of mean CV accuracy +- std; best and one-SE cells boxed."""
+    widths = sorted(cells["hidden_units"].unique())
+    noises = sorted(cells["noise"].unique())
+    table = cells.set_index(["hidden_units", "noise"])
+    means = np.array([[table.loc[(w, n), "cv_mean"] for n in noises] for w in widths])
+    figure, ax = plt.subplots(figsize=(1.2 * len(noises) + 2.5, 0.8 * len(widths) + 1.8))
+    image = ax.imshow(means, cmap=SCORE_CMAP, aspect="auto", origin="lower")
+    for i, w in enumerate(widths):
+        for j, n in enumerate(noises):
+            mean, std = table.loc[(w, n), "cv_mean"], table.loc[(w, n), "cv_std"]
+            colour = "white" if mean < means.min() + 0.6 * (means.max() - means.min()) else "black"
+            ax.text(
+                j, i, f"{mean:.3f}\n+-{std:.3f}", ha="center", va="center", fontsize=7, color=colour
+            )
+    for cell, style, label in ((best, "-", "best"), (one_se, "--", "one-SE choice")):
+        i, j = widths.index(cell["hidden_units"]), noises.index(cell["noise"])
+        ax.add_patch(
+            Rectangle(
+                (j - 0.48, i - 0.48), 0.96, 0.96, fill=False, ec="red", lw=2, ls=style, label=label
+            )
+        )
+    ax.set_xticks(range(len(noises)), [f"{n:g}" for n in noises])
+    ax.set_yticks(range(len(widths)), [str(int(w)) for w in widths])
+    ax.set_xlabel("hidden-noise stddev (GaussianNoise on the pre-activation)")
+    ax.set_ylabel("hidden units")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.25, 1.0), fontsize=8)
+    figure.colorbar(image, ax=ax, label="mean CV accuracy")
+    ax.set_title("Grid search: CV accuracy (mean +- std over folds x repeats)")
+    return figure
+
+
+def noise_sweep(points: pd.DataFrame, baseline: Mapping[str, float | None]) -> Figure:
+    """Test accuracy vs noise stddev per placement with CI bars; baseline as a band."""
+    figure, ax = plt.subplots(figsize=(6.4, 4.0))
+    for placement, frame in points.groupby("placement", sort=False):
+        frame = frame.sort_values("stddev")
+        low = frame["test_acc_mean"] - frame["test_acc_ci_low"].fillna(frame["test_acc_mean"])
+        high = frame["test_acc_ci_high"].fillna(frame["test_acc_mean"]) - frame["test_acc_mean"]
+        ax.errorbar(
+            frame["stddev"],
+            frame["test_acc_mean"],
+            yerr=[low, high],
+            marker="o",
+            capsize=3,
+            color=PLACEMENT_COLOURS.get(str(placement), "grey"),
+            label=f"{placement} noise",
+        )
+    mean = baseline["mean"] or 0.0
+    ax.axhline(mean, color="k", lw=1, label="baseline (no noise)")
+    if baseline.get("ci_low") is not None:
+        ax.axhspan(
+            baseline["ci_low"] or mean, baseline["ci_high"] or mean, color="k", alpha=0.1, lw=0
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("noise stddev (log scale)")
+    ax.set_ylabel("test accuracy (mean, CI over replicates)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Noise sweep at the reference width")
+    return figure
+
+
+def paired_differences(rows: Sequence[Mapping[str, object]]) -> Figure:
+    """Forest plot of paired test-accuracy differences vs baseline with their CIs."""
+    figure, ax = plt.subplots(figsize=(6.4, 0.6 * len(rows) + 1.4))
+    for i, row in enumerate(rows):
+        mean, low, high = (
+            float(row[k]) if row[k] is not None else float("nan")
+            for k in ("diff", "ci_low", "ci_high")
+        )  # type: ignore[arg-type]
+        ax.errorbar(
+            [mean], [i], xerr=[[mean - low], [high - mean]], fmt="o", color="#0072B2", capsize=4
+        )
+    ax.axvline(0.0, color="k", lw=1)
+    ax.set_yticks(range(len(rows)), [str(r["variant"]) for r in rows])
+    ax.set_xlabel("test accuracy difference vs baseline (paired by seed)")
+    ax.grid(alpha=0.3, axis="x")
+    ax.set_title("Paired differences with confidence intervals")
+    return figure

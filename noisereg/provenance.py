@@ -1,0 +1,76 @@
+"""Where a report's numbers came from: commit, input hashes, package versions, machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGES = (
+    "tensorflow",
+    "keras",
+    "dvc",
+    "scikit-learn",
+    "scipy",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "jinja2",
+)
+
+
+def git_commit() -> str:
+    """Return the checked-out commit (with '+dirty' for local edits), or why there is none."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + ("+dirty" if dirty else "")
+
+
+def input_hashes(lock_path: Path = Path("dvc.lock")) -> dict[str, str]:
+    """Return the md5 DVC recorded for each data-stage output, or nothing before the first run."""
+    try:
+        lock = yaml.safe_load(lock_path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    outs = lock.get("stages", {}).get("data", {}).get("outs", [])
+    return {o["path"]: o.get("md5", "?") for o in outs if isinstance(o, dict) and "path" in o}
+
+
+def package_versions() -> str:
+    """Return 'name version' of the packages whose behaviour the numbers depend on."""
+    versions = []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    return ", ".join(versions)
+
+
+def collect(seeds: str) -> dict[str, Any]:
+    """Return the provenance table of the report."""
+    table: dict[str, Any] = {
+        "git commit": git_commit(),
+        "seeds": seeds,
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+    }
+    for path, md5 in input_hashes().items():
+        table[f"md5 of {path} (dvc.lock)"] = md5
+    return table

@@ -1,0 +1,321 @@
+"""Render the study's results as one self-contained HTML file and a Markdown file (jinja2)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from noisereg import plots
+from noisereg.data import Split
+from noisereg.engine import MLPWeights
+from noisereg.io import write_text
+from noisereg.stats import CI_METHOD, PAIRED_TEST, verdict
+
+# The reference study's published single-run numbers: (train accuracy, test accuracy).
+REFERENCE_RESULTS = {
+    "baseline": (1.000, 0.586),
+    "input_noise": (0.967, 0.643),
+    "hidden_noise": (0.967, 0.671),
+    "both_noise": (0.900, 0.686),
+}
+REFERENCE_GRID = {"hidden_units": 300, "noise": 0.001, "cv_acc": 0.833}
+
+DIFFERENCES_FROM_REFERENCE = [
+    "The reference's \"both\" model applied ReLU twice (Dense(activation='relu') -> "
+    "GaussianNoise -> ReLU), so its hidden noise landed after the activation. Here hidden "
+    "noise is always on the pre-activation and ReLU is applied once.",
+    "The reference's decision-boundary heat-map was transposed (Z filled as Z[ix, iy] but "
+    "drawn with pcolormesh(x, y, Z)) and predicted its 40,000 grid points one call at a time. "
+    "Here the grid is predicted in one batched call and drawn in meshgrid order (a test checks "
+    "the orientation).",
+    "Every conclusion of the reference rests on one training run; with 70 test points, "
+    "run-to-run spread is several points of accuracy. Here every variant is trained from "
+    "several seeds, with paired comparisons and confidence intervals.",
+    "The reference picked its grid winner by 5-fold CV and never scored it on the held-out "
+    "test set. Here CV is repeated, the best and one-standard-error cells are refit on all "
+    "training points over the replicate seeds, and their test accuracy is reported.",
+]
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """Everything the report shows, read from the pipeline's tracked files."""
+
+    title: str
+    confidence: float
+    split: Split
+    variants: dict[str, dict[str, Any]]  # name -> metrics/<name>.json
+    histories: dict[str, pd.DataFrame]
+    weights: dict[str, list[MLPWeights]]
+    comparisons: dict[str, dict[str, Any]]  # metrics/vs_baseline.json
+    grid: dict[str, Any]  # metrics/grid.json
+    grid_cells: pd.DataFrame
+    sweep: pd.DataFrame | None
+    params_yaml: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    heatmap_resolution: int = 200
+
+
+def interval(summary: Mapping[str, Any] | None, digits: int = 3) -> str:
+    """Format a summary as 'mean [low, high]', or just the mean without a CI."""
+    if not summary or summary.get("mean") is None:
+        return "n/a"
+    text = f"{summary['mean']:.{digits}f}"
+    if summary.get("ci_low") is not None:
+        text += f" [{summary['ci_low']:.{digits}f}, {summary['ci_high']:.{digits}f}]"
+    return text
+
+
+def signed_interval(summary: Mapping[str, Any]) -> str:
+    """Format a difference summary with explicit signs."""
+    text = f"{summary['mean']:+.3f}"
+    if summary.get("ci_low") is not None:
+        text += f" [{summary['ci_low']:+.3f}, {summary['ci_high']:+.3f}]"
+    return text
+
+
+def p_text(p: float | None) -> str:
+    """Format a p-value for a table."""
+    if p is None:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
+    rows = []
+    for name, c in results.comparisons.items():
+        diff = c["diff"]
+        outcome = verdict(diff, c.get("p_holm"))
+        sentence = {
+            "helped": "helped: test accuracy rose",
+            "hurt": "hurt: test accuracy fell",
+            "no detectable difference": "made no detectable difference at this sample size",
+        }[outcome]
+        rows.append(
+            {
+                "variant": name,
+                "diff_text": signed_interval(diff),
+                "diff": diff["mean"],
+                "ci_low": diff.get("ci_low"),
+                "ci_high": diff.get("ci_high"),
+                "p": p_text(c.get("p_value")),
+                "p_holm": p_text(c.get("p_holm")),
+                "verdict": outcome,
+                "sentence": (
+                    f"{name}: noise {sentence} (paired difference {signed_interval(diff)}, "
+                    f"Holm-adjusted p = {p_text(c.get('p_holm'))})."
+                ),
+            }
+        )
+    return rows
+
+
+def _result_rows(results: StudyResults) -> list[dict[str, Any]]:
+    rows = []
+    for name, m in results.variants.items():
+        reference = REFERENCE_RESULTS.get(name)
+        rows.append(
+            {
+                "variant": name,
+                "noise": f"input {m.get('input_stddev', 0):g}, "
+                f"hidden {m.get('hidden_stddev', 0):g}",
+                "replicates": m["replicates"],
+                "train": interval(m["train_acc"]),
+                "test": interval(m["test_acc"]),
+                "gap": interval(m["gap"]),
+                "test_loss": interval(m["test_loss"]),
+                "reference_train": f"{reference[0]:.3f}" if reference else "-",
+                "reference_test": f"{reference[1]:.3f}" if reference else "-",
+            }
+        )
+    return rows
+
+
+def _summary(results: StudyResults, comparisons: list[dict[str, Any]]) -> list[str]:
+    base = results.variants.get("baseline")
+    sentences = []
+    if base:
+        sentences.append(
+            f"Without noise the net fits the training set ({interval(base['train_acc'])}) but "
+            f"reaches {interval(base['test_acc'])} on the held-out points over "
+            f"{base['replicates']} seeds (mean [{results.confidence:.0%} CI]), a gap of "
+            f"{interval(base['gap'])}."
+        )
+    helped = [r["variant"] for r in comparisons if r["verdict"] == "helped"]
+    hurt = [r["variant"] for r in comparisons if r["verdict"] == "hurt"]
+    neutral = [r["variant"] for r in comparisons if r["verdict"] == "no detectable difference"]
+    parts = []
+    if helped:
+        parts.append("noise helped in " + ", ".join(helped))
+    if hurt:
+        parts.append("hurt in " + ", ".join(hurt))
+    if neutral:
+        parts.append("made no detectable difference in " + ", ".join(neutral))
+    if parts:
+        details = "; ".join(f"{r['variant']} {r['diff_text']}" for r in comparisons)
+        sentences.append(
+            "Against the same seeds without noise, "
+            + "; ".join(parts)
+            + f" (paired test-accuracy differences: {details})."
+        )
+    best, one_se = results.grid.get("best"), results.grid.get("one_se")
+    if best and one_se:
+        sentences.append(
+            f"The grid's CV winner ({best['hidden_units']} units, noise {best['noise']:g}) scored "
+            f"{best['cv_mean']:.3f} +- {best['cv_std']:.3f} in CV and {interval(best['test_acc'])} "
+            f"on the test set; the one-standard-error choice ({one_se['hidden_units']} units, "
+            f"noise {one_se['noise']:g}) scored {interval(one_se['test_acc'])}."
+        )
+    return sentences
+
+
+def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
+    """Draw every figure to directory; return name, file, alt text and caption of each."""
+    xs_min, xs_max, ys_min, ys_max = plots.plot_extent(results.split)
+    xs = np.linspace(xs_min, xs_max, results.heatmap_resolution)
+    ys = np.linspace(ys_min, ys_max, results.heatmap_resolution)
+    surfaces = {name: plots.decision_surface(w, xs, ys) for name, w in results.weights.items()}
+    specs = [
+        (
+            "curves.png",
+            plots.training_curves(results.histories),
+            "Training and test loss and accuracy versus epoch for every variant",
+            "Training curves. Top: binary cross-entropy (log scale); bottom: accuracy. Blue: "
+            "training set as the noisy forward pass sees it; orange: test set. Lines are means "
+            "over replicates, bands +-1 std. Axes are shared across variants.",
+        ),
+        (
+            "decision_maps.png",
+            plots.decision_maps(surfaces, xs, ys, results.split),
+            "Decision-boundary heat-maps, one panel per variant",
+            "Mean predicted probability of class 1 over replicates (shared colour scale; black "
+            "line: p = 0.5). Circles: training points; triangles: test points; colour: true class.",
+        ),
+        (
+            "grid.png",
+            plots.grid_heatmap(results.grid_cells, results.grid["best"], results.grid["one_se"]),
+            "Grid-search heat-map of mean CV accuracy by width and noise",
+            "Mean CV accuracy (+- std over folds and repeats) for each width x hidden-noise cell. "
+            "Solid box: best cell; dashed box: one-standard-error choice.",
+        ),
+    ]
+    comparison_rows = _comparison_rows(results)
+    if comparison_rows:
+        specs.append(
+            (
+                "paired_differences.png",
+                plots.paired_differences(comparison_rows),
+                "Paired test-accuracy differences of each noise variant against baseline",
+                "Mean paired difference in test accuracy (variant - baseline, same seeds) "
+                f"with its "
+                f"{results.confidence:.0%} t interval. Left of zero: noise hurt.",
+            )
+        )
+    if results.sweep is not None and not results.sweep.empty:
+        specs.append(
+            (
+                "sweep.png",
+                plots.noise_sweep(results.sweep, results.variants["baseline"]["test_acc"]),
+                "Test accuracy versus noise stddev for input, hidden and both placements",
+                "Noise sweep at the reference width: mean test accuracy with "
+                f"{results.confidence:.0%} "
+                "CI per placement and stddev; black line and band: baseline.",
+            )
+        )
+    figures = []
+    for filename, figure, alt, caption in specs:
+        plots.save_figure(figure, directory / filename)
+        figures.append({"file": filename, "alt": alt, "caption": caption})
+    return figures
+
+
+def _markdown_text(value: Any) -> str:
+    """Escape text for Markdown tables: HTML special characters and pipes."""
+    return html.escape(str(value)).replace("|", "\\|")
+
+
+def _environment(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("noisereg", "templates"),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = _markdown_text
+    return env
+
+
+def build_context(results: StudyResults, figures: list[dict[str, str]]) -> dict[str, Any]:
+    """Return the template context shared by the HTML and Markdown reports."""
+    comparisons = _comparison_rows(results)
+    best, one_se = results.grid["best"], results.grid["one_se"]
+    return {
+        "title": results.title,
+        "confidence": f"{results.confidence:.0%}",
+        "summary": _summary(results, comparisons),
+        "results": _result_rows(results),
+        "comparisons": comparisons,
+        "paired_test": PAIRED_TEST,
+        "ci_method": CI_METHOD,
+        "grid_rows": [
+            {
+                "label": label,
+                "hidden_units": cell["hidden_units"],
+                "noise": f"{cell['noise']:g}",
+                "cv": f"{cell['cv_mean']:.3f} +- {cell['cv_std']:.3f}",
+                "test": interval(cell["test_acc"]),
+            }
+            for label, cell in (("best CV cell", best), ("one-SE choice", one_se))
+        ],
+        "reference_grid": REFERENCE_GRID,
+        "grid_folds": results.grid.get("cv_scores_per_cell"),
+        "sweep_rows": []
+        if results.sweep is None
+        else [
+            {
+                "placement": r.placement,
+                "stddev": f"{r.stddev:g}",
+                "test": interval(
+                    {
+                        "mean": r.test_acc_mean,
+                        "ci_low": r.test_acc_ci_low,
+                        "ci_high": r.test_acc_ci_high,
+                    }
+                ),
+                "train": f"{r.train_acc_mean:.3f}",
+            }
+            for r in results.sweep.itertuples()
+        ],
+        "figures": figures,
+        "differences": DIFFERENCES_FROM_REFERENCE,
+        "params_yaml": results.params_yaml,
+        "provenance": results.provenance,
+    }
+
+
+def write_report(results: StudyResults, directory: Path) -> None:
+    """Write report.html (self-contained), report.md and figures/*.png under directory."""
+    figures = _figures(results, directory / "figures")
+    context = build_context(results, figures)
+    embedded = [
+        {
+            **f,
+            "src": "data:image/png;base64,"
+            + base64.b64encode((directory / "figures" / f["file"]).read_bytes()).decode(),
+        }
+        for f in figures
+    ]
+    html_text = (
+        _environment(True).get_template("report.html.j2").render(**{**context, "figures": embedded})
+    )
+    markdown = _environment(False).get_template("report.md.j2").render(**context)
+    write_text(directory / "report.html", html_text)
+    write_text(directory / "report.md", markdown)

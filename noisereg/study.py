@@ -1,0 +1,231 @@
+"""The experiments: variants x replicates, grid x folds x repeats, and the noise sweep.
+
+Each function turns validated params and the split into members for the batched engine and
+the engine's output into tidy pandas frames. Seeds follow common random numbers: replicate i
+of every variant (and of the grid refit and the sweep) starts from the same initial weights
+and sees the same noise stream, so differences between variants are paired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import RepeatedStratifiedKFold
+
+from noisereg import engine
+from noisereg.data import Split
+from noisereg.params import GridParams, Params, SweepParams, TrainParams
+from noisereg.randomness import derive_seed
+
+
+@dataclass(frozen=True)
+class ReplicateRun:
+    """One configuration trained over all replicate seeds."""
+
+    per_seed: pd.DataFrame  # replicate, init_seed, train_acc, test_acc, test_loss
+    history: pd.DataFrame  # epoch, <column>, <column>_std
+    weights: list[engine.MLPWeights]
+
+
+def optimization(train: TrainParams) -> engine.Optimization:
+    """Return the engine's optimizer settings from the train params."""
+    return engine.Optimization(
+        epochs=train.epochs,
+        batch_size=train.batch_size,
+        learning_rate=train.learning_rate,
+        beta_1=train.beta_1,
+        beta_2=train.beta_2,
+        epsilon=train.epsilon,
+        log_every=train.log_every,
+        shuffle=train.shuffle,
+    )
+
+
+def replicate_seeds(train: TrainParams, replicate: int) -> tuple[int, int]:
+    """Return (init_seed, noise_seed) of replicate i, shared by every variant."""
+    return derive_seed(train.seed, replicate, 0), derive_seed(train.seed, replicate, 1)
+
+
+def _bce(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean binary cross-entropy on logits, in the numerically stable form Keras uses."""
+    z = logits.astype(np.float64)
+    return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+
+def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean((logits > 0).astype(np.float32) == y))
+
+
+def train_replicates(
+    split: Split, configs: list[tuple[int, float, float]], train: TrainParams, label: str
+) -> list[ReplicateRun]:
+    """Train each (width, input_stddev, hidden_stddev) config over the replicate seeds.
+
+    All configs go to the engine in one call, so configs of one width share a graph.
+    """
+    all_train, all_test = tuple(range(len(split.y_train))), tuple(range(len(split.y_test)))
+    seeds = [replicate_seeds(train, r) for r in range(train.replicates)]
+    members = [
+        engine.Member(width, s_in, s_h, init, noise, all_train, all_test)
+        for width, s_in, s_h in configs
+        for init, noise in seeds
+    ]
+    result = engine.train(
+        members,
+        split.x_train,
+        split.y_train,
+        split.x_test,
+        split.y_test,
+        optimization(train),
+        train.max_models_per_graph,
+        label,
+    )
+    runs = []
+    for c in range(len(configs)):
+        block = slice(c * train.replicates, (c + 1) * train.replicates)
+        weights = result.weights[block]
+        rows = []
+        for r, w in enumerate(weights):
+            train_logits = engine.predict_logits(w, split.x_train)
+            test_logits = engine.predict_logits(w, split.x_test)
+            rows.append(
+                {
+                    "replicate": r,
+                    "init_seed": seeds[r][0],
+                    "train_acc": _accuracy(train_logits, split.y_train),
+                    "test_acc": _accuracy(test_logits, split.y_test),
+                    "test_loss": _bce(test_logits, split.y_test),
+                }
+            )
+        history = {"epoch": result.logged_epochs}
+        for column in engine.HISTORY_COLUMNS:
+            values = result.history[column][block].astype(np.float64)
+            history[column] = values.mean(axis=0)
+            history[f"{column}_std"] = values.std(axis=0, ddof=1) if len(weights) > 1 else 0.0
+        runs.append(ReplicateRun(pd.DataFrame(rows), pd.DataFrame(history), weights))
+    return runs
+
+
+@dataclass(frozen=True)
+class GridResult:
+    """Cell table of the CV grid, the chosen cells, and their refit test runs."""
+
+    cells: pd.DataFrame  # hidden_units, noise, cv_mean, cv_std, cv_se, n_scores
+    scores: pd.DataFrame  # hidden_units, noise, repeat, fold, cv_acc
+    best: dict[str, float]
+    one_se: dict[str, float]
+    refits: dict[str, ReplicateRun]
+
+
+def cv_splits(y: np.ndarray, grid: GridParams) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """Return (repeat, fold, train_idx, val_idx) for stratified K-fold repeated with reshuffles."""
+    splitter = RepeatedStratifiedKFold(
+        n_splits=grid.cv_folds, n_repeats=grid.cv_repeats, random_state=grid.seed
+    )
+    placeholder = np.zeros((len(y), 1))
+    return [
+        (i // grid.cv_folds, i % grid.cv_folds, train_idx, val_idx)
+        for i, (train_idx, val_idx) in enumerate(splitter.split(placeholder, y))
+    ]
+
+
+def choose_cells(cells: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
+    """Return the best cell and the one-standard-error cell.
+
+    One-SE rule: among cells whose CV mean is within one standard error of the best, take
+    the narrowest net, then the most noise (the most regularized), as the simplest choice.
+    """
+    best_row = cells.sort_values(
+        ["cv_mean", "hidden_units", "noise"], ascending=[False, True, True]
+    ).iloc[0]
+    threshold = best_row["cv_mean"] - best_row["cv_se"]
+    eligible = cells[cells["cv_mean"] >= threshold]
+    one_se_row = eligible.sort_values(["hidden_units", "noise"], ascending=[True, False]).iloc[0]
+    keys = ["hidden_units", "noise", "cv_mean", "cv_std", "cv_se"]
+    return (
+        {k: float(best_row[k]) for k in keys},
+        {k: float(one_se_row[k]) for k in keys},
+    )
+
+
+def run_grid(split: Split, params: Params) -> GridResult:
+    """Cross-validate every width x hidden-noise cell, choose cells, refit them on all data."""
+    grid, train = params.grid, params.train
+    folds = cv_splits(split.y_train, grid)
+    members, keys = [], []
+    for width in grid.hidden_units:
+        for stddev in grid.stddevs:
+            for repeat, fold, train_idx, val_idx in folds:
+                # Same seeds for a (repeat, fold) in every cell: cell differences are paired.
+                init = derive_seed(grid.seed, repeat, fold, 0)
+                noise = derive_seed(grid.seed, repeat, fold, 1)
+                members.append(
+                    engine.Member(
+                        width,
+                        0.0,
+                        stddev,
+                        init,
+                        noise,
+                        tuple(map(int, train_idx)),
+                        tuple(map(int, val_idx)),
+                    )
+                )
+                keys.append((width, stddev, repeat, fold))
+    result = engine.train(
+        members,
+        split.x_train,
+        split.y_train,
+        split.x_train,
+        split.y_train,
+        optimization(train),
+        train.max_models_per_graph,
+        "grid_search",
+    )
+    scores = pd.DataFrame(keys, columns=["hidden_units", "noise", "repeat", "fold"])
+    scores["cv_acc"] = [
+        _accuracy(
+            engine.predict_logits(w, split.x_train[list(m.val_rows)]),
+            split.y_train[list(m.val_rows)],
+        )
+        for w, m in zip(result.weights, members, strict=True)
+    ]
+    cells = (
+        scores.groupby(["hidden_units", "noise"], sort=True)["cv_acc"]
+        .agg(cv_mean="mean", cv_std="std", n_scores="count")
+        .reset_index()
+    )
+    cells["cv_std"] = cells["cv_std"].fillna(0.0)
+    cells["cv_se"] = cells["cv_std"] / np.sqrt(cells["n_scores"])
+    best, one_se = choose_cells(cells)
+    chosen = {"best": best, "one_se": one_se}
+    configs = [(int(c["hidden_units"]), 0.0, c["noise"]) for c in chosen.values()]
+    runs = train_replicates(split, configs, train, "grid_search refit")
+    return GridResult(cells, scores, best, one_se, dict(zip(chosen, runs, strict=True)))
+
+
+def sweep_configs(
+    params: Params, sweep: SweepParams
+) -> list[tuple[str, float, tuple[int, float, float]]]:
+    """Return (placement, stddev, engine config) for every sweep point at the model's width."""
+    width = params.model.hidden_units
+    noise_of = {"input": (1.0, 0.0), "hidden": (0.0, 1.0), "both": (1.0, 1.0)}
+    return [
+        (placement, s, (width, noise_of[placement][0] * s, noise_of[placement][1] * s))
+        for placement in sweep.placements
+        for s in sweep.stddevs
+    ]
+
+
+def run_sweep(split: Split, params: Params) -> pd.DataFrame:
+    """Return one row per replicate of every (placement, stddev) sweep point."""
+    points = sweep_configs(params, params.sweep)
+    runs = train_replicates(split, [config for _, _, config in points], params.train, "sweep")
+    frames = []
+    for (placement, stddev, _), run in zip(points, runs, strict=True):
+        frame = run.per_seed.copy()
+        frame.insert(0, "stddev", stddev)
+        frame.insert(0, "placement", placement)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

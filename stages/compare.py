@@ -1,0 +1,19 @@
+"""DVC stage `compare`: paired test-accuracy comparisons of each variant against baseline."""
+
+from pathlib import Path
+
+from noisereg import outputs
+from noisereg.cli import run_stage
+from noisereg.io import write_json
+from noisereg.params import load_params
+
+
+def main() -> None:
+    params = load_params()
+    per_seed = {name: outputs.read_replicates(name) for name in params.variants}
+    result = outputs.comparisons(per_seed, params.report.confidence)
+    write_json(Path("metrics") / "vs_baseline.json", result)
+
+
+if __name__ == "__main__":
+    run_stage("compare", main)

@@ -1,0 +1,19 @@
+"""DVC stage `grid_search`: repeated stratified CV over width x hidden noise, then refit."""
+
+from pathlib import Path
+
+from noisereg import outputs
+from noisereg.cli import run_stage
+from noisereg.data import load_split
+from noisereg.params import load_params
+from noisereg.study import run_grid
+
+
+def main() -> None:
+    params = load_params()
+    result = run_grid(load_split(Path("data")), params)
+    outputs.write_grid(result, params.report.confidence)
+
+
+if __name__ == "__main__":
+    run_stage("grid_search", main)

@@ -1,0 +1,19 @@
+"""DVC stage `sweep`: test accuracy vs noise stddev for each placement at the model's width."""
+
+from pathlib import Path
+
+from noisereg import outputs
+from noisereg.cli import run_stage
+from noisereg.data import load_split
+from noisereg.params import load_params
+from noisereg.study import run_sweep
+
+
+def main() -> None:
+    params = load_params()
+    per_seed = run_sweep(load_split(Path("data")), params)
+    outputs.write_sweep(per_seed, params.report.confidence)
+
+
+if __name__ == "__main__":
+    run_stage("sweep", main)
