@@ -236,9 +236,14 @@ class _ChunkTrainer:
         history = {col: stacked[:, j, :].T.copy() for j, col in enumerate(HISTORY_COLUMNS)}
         return weights, logged, history
 
-    def _noise(self, stream: int, step: tf.Tensor, shape: list[int]) -> tf.Tensor:
-        seeds = [tf.stack([tf.constant(s, tf.int32), step * 3 + stream]) for s in self.noise_seeds]
-        return standard_normal(seeds, shape)
+    def _noise(self, stream: int, steps_taken: tf.Tensor, rows: int, cols: int) -> tf.Tensor:
+        # Keyed by each model's own update count, not the chunk's step index: a model that
+        # shares a graph with larger CV folds (more steps per epoch) draws the same noise.
+        steps = tf.cast(steps_taken, tf.int32) * 3 + stream
+        seeds = [
+            tf.stack([tf.constant(s, tf.int32), steps[k]]) for k, s in enumerate(self.noise_seeds)
+        ]
+        return standard_normal(seeds, rows, cols)
 
     def _forward(
         self,
@@ -290,9 +295,7 @@ class _ChunkTrainer:
         correct_sum = tf.zeros([self.k])
         for j in range(self.steps):
             lo, hi = j * self.batch, (j + 1) * self.batch
-            state, loss, correct = self._step(
-                state, xt[:, lo:hi], yt[:, lo:hi], mt[:, lo:hi], epoch * self.steps + j
-            )
+            state, loss, correct = self._step(state, xt[:, lo:hi], yt[:, lo:hi], mt[:, lo:hi])
             loss_sum += loss
             correct_sum += correct
         return state, loss_sum / self.counts, correct_sum / self.counts
@@ -303,18 +306,16 @@ class _ChunkTrainer:
         x: tf.Tensor,
         y: tf.Tensor,
         mask: tf.Tensor,
-        step: tf.Tensor,
     ) -> tuple[tuple[tf.Tensor, ...], tf.Tensor, tf.Tensor]:
         opt = self.opt
         w1, b1, w2, b2 = state[0:4]
         m, v, t = state[4:8], state[8:12], state[12]
+        rows, cols = x.shape[1], x.shape[2]
         if self.draw_input:
-            x = x + self.s_in[:, None, None] * self._noise(
-                INPUT_STREAM, step, x.shape[1:].as_list()
-            )
+            x = x + self.s_in[:, None, None] * self._noise(INPUT_STREAM, t, rows, cols)
         hidden_noise = None
         if self.draw_hidden:
-            hidden_noise = self._noise(HIDDEN_STREAM, step, [x.shape[1], self.width])
+            hidden_noise = self._noise(HIDDEN_STREAM, t, rows, self.width)
         pre, hidden, logits = self._forward(w1, b1, w2, b2, x, hidden_noise)
         loss_sum, correct_sum = self._loss_acc(logits, y, mask)
         count = tf.reduce_sum(mask, 1)
@@ -353,7 +354,8 @@ class _ChunkTrainer:
         return (*new_params, *new_m, *new_v, t_new), loss_sum, correct_sum
 
     def _validate(self, state: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, tf.Tensor]:
-        _, _, logits = self._forward(*state[0:4], self.xv, None)
+        w1, b1, w2, b2 = state[0:4]
+        _, _, logits = self._forward(w1, b1, w2, b2, self.xv, None)
         loss_sum, correct_sum = self._loss_acc(logits, self.yv, self.mv)
         n = tf.maximum(tf.reduce_sum(self.mv, 1), 1.0)
         return loss_sum / n, correct_sum / n

@@ -52,7 +52,7 @@ def write_variant(name: str, variant: VariantParams, run: ReplicateRun, confiden
         for i, weights in enumerate(run.weights):
             model = to_keras(weights, variant.input_stddev, variant.hidden_stddev)
             save_keras(model, directory / f"seed_{i}.keras")
-        stacked = {
+        stacked: dict[str, Any] = {
             f"{key}": np.stack([getattr(w, key) for w in run.weights])
             for key in ("w1", "b1", "w2", "b2")
         }

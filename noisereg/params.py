@@ -213,7 +213,7 @@ def _section(raw: Any, path: str, rules: dict[str, Rule], cls: type[T]) -> T:
     for key in raw:
         if key not in rules:
             raise _unknown_key(f"{path}.", str(key), list(rules))
-    values = {}
+    values: dict[str, Any] = {}
     for key, rule in rules.items():
         if key not in raw:
             raise ParamsError(f"params: missing key '{path}.{key}' (expected {rule(None)})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -101,7 +102,7 @@ def decision_maps(
     figure, axes = plt.subplots(
         1, len(names), figsize=(3.4 * len(names) + 0.8, 3.6), sharey=True, squeeze=False
     )
-    mesh = None
+    mesh: Any = None
     for ax, name in zip(axes[0], names, strict=True):
         mesh = ax.pcolormesh(
             xs, ys, surfaces[name], cmap=PROBABILITY_CMAP, vmin=0.0, vmax=1.0, shading="auto"
@@ -198,14 +199,14 @@ def noise_sweep(points: pd.DataFrame, baseline: Mapping[str, float | None]) -> F
     return figure
 
 
-def paired_differences(rows: Sequence[Mapping[str, object]]) -> Figure:
+def paired_differences(rows: Sequence[Mapping[str, Any]]) -> Figure:
     """Forest plot of paired test-accuracy differences vs baseline with their CIs."""
     figure, ax = plt.subplots(figsize=(6.4, 0.6 * len(rows) + 1.4))
     for i, row in enumerate(rows):
         mean, low, high = (
             float(row[k]) if row[k] is not None else float("nan")
             for k in ("diff", "ci_low", "ci_high")
-        )  # type: ignore[arg-type]
+        )
         ax.errorbar(
             [mean], [i], xerr=[[mean - low], [high - mean]], fmt="o", color="#0072B2", capsize=4
         )

@@ -36,17 +36,18 @@ def glorot_uniform_mlp(
     return w1, np.zeros(width, np.float32), w2, np.zeros(1, np.float32)
 
 
-def standard_normal(seeds: list[tf.Tensor], shape: list[int]) -> tf.Tensor:
-    """Return a [len(seeds), *shape] float32 tensor of N(0, 1) draws, one stream per seed.
+def standard_normal(seeds: list[tf.Tensor], rows: int, cols: int) -> tf.Tensor:
+    """Return a [len(seeds), rows, cols] float32 tensor of N(0, 1) draws, one stream per seed.
 
     Box-Muller over stateless uniforms: measured ~2x the throughput of
     tf.random.stateless_normal on this CPU, and still one independent stream per model.
+    Pairs are formed within a row, so row i's values depend only on (seed, i, cols): a
+    model padded to more rows (a larger batch-mate) sees the same noise on its real rows.
     The uniform is mapped to (0, 1] so the log is finite; the largest |z| is ~5.8.
     """
-    size = int(np.prod(shape))
-    half = (size + 1) // 2
-    uniforms = tf.stack([tf.random.stateless_uniform([2, half], seed) for seed in seeds], axis=1)
-    radius = tf.sqrt(-2.0 * tf.math.log1p(-uniforms[0]))
-    angle = (2.0 * np.pi) * uniforms[1]
+    half = (cols + 1) // 2
+    uniforms = tf.stack([tf.random.stateless_uniform([rows, 2, half], seed) for seed in seeds])
+    radius = tf.sqrt(-2.0 * tf.math.log1p(-uniforms[:, :, 0]))
+    angle = (2.0 * np.pi) * uniforms[:, :, 1]
     pairs = tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=-1)
-    return tf.reshape(pairs[:, :size], [len(seeds), *shape])
+    return pairs[:, :, :cols]

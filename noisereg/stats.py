@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 PAIRED_TEST = "Wilcoxon signed-rank, two-sided, paired by seed (zero differences dropped)"
 CI_METHOD = "Student t interval on the mean over replicates"
 
 
-def summarize(
-    values: Sequence[float] | np.ndarray, confidence: float = 0.95
-) -> dict[str, float | None]:
+def summarize(values: ArrayLike, confidence: float = 0.95) -> dict[str, float | None]:
     """Return mean, sample std and the t confidence interval of the mean (None when n = 1)."""
     data = np.asarray(values, dtype=np.float64)
     if data.size == 0:
@@ -26,7 +25,7 @@ def summarize(
     return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
 
 
-def wilcoxon_p(differences: Sequence[float] | np.ndarray) -> float | None:
+def wilcoxon_p(differences: ArrayLike) -> float | None:
     """Return the two-sided Wilcoxon signed-rank p-value; 1.0 when every difference is 0."""
     data = np.asarray(differences, dtype=np.float64)
     if data.size < 2:
@@ -37,8 +36,8 @@ def wilcoxon_p(differences: Sequence[float] | np.ndarray) -> float | None:
 
 
 def paired_comparison(
-    variant: Sequence[float] | np.ndarray,
-    baseline: Sequence[float] | np.ndarray,
+    variant: ArrayLike,
+    baseline: ArrayLike,
     confidence: float = 0.95,
 ) -> dict[str, object]:
     """Return the paired difference (variant - baseline) summary and its Wilcoxon p-value."""

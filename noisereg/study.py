@@ -103,7 +103,8 @@ def train_replicates(
         for column in engine.HISTORY_COLUMNS:
             values = result.history[column][block].astype(np.float64)
             history[column] = values.mean(axis=0)
-            history[f"{column}_std"] = values.std(axis=0, ddof=1) if len(weights) > 1 else 0.0
+            spread = values.std(axis=0, ddof=1) if len(weights) > 1 else np.zeros(values.shape[1])
+            history[f"{column}_std"] = spread
         runs.append(ReplicateRun(pd.DataFrame(rows), pd.DataFrame(history), weights))
     return runs
 

@@ -1,0 +1,49 @@
+"""Shared fixtures: the reference split and tiny params for fast pipeline runs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from noisereg.data import Split, make_split
+from noisereg.params import Params, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def default_raw() -> dict[str, Any]:
+    """The committed params.yaml as a plain mapping."""
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def default_params(default_raw: dict[str, Any]) -> Params:
+    return parse_params(default_raw)
+
+
+def tiny_raw(default: dict[str, Any]) -> dict[str, Any]:
+    """Params small enough for a full pipeline run in well under a minute."""
+    raw = copy.deepcopy(default)
+    raw["train"].update(epochs=40, replicates=3, log_every=10)
+    raw["grid"].update(hidden_units=[8, 16], stddevs=[0.0, 0.5], cv_folds=3, cv_repeats=1)
+    raw["sweep"].update(stddevs=[0.5])
+    raw["model"].update(hidden_units=16)
+    raw["report"].update(heatmap_resolution=30)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def split(default_params: Params) -> Split:
+    """The reference's 30/70 split as float32 arrays."""
+    train, test = make_split(default_params.data)
+    return Split(
+        train[["x1", "x2"]].to_numpy("float32"),
+        train["label"].to_numpy("float32"),
+        test[["x1", "x2"]].to_numpy("float32"),
+        test["label"].to_numpy("float32"),
+    )

@@ -1,0 +1,74 @@
+"""Engine properties: determinism, independence from batch composition, masks, Adam counters."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from noisereg import engine
+from noisereg.data import Split
+
+OPT = engine.Optimization(60, 32, 1e-3, 0.9, 0.999, 1e-7, 20, shuffle=True)
+ALL_TRAIN, ALL_TEST = tuple(range(30)), tuple(range(70))
+
+
+def train(
+    split: Split, members: list[engine.Member], opt: engine.Optimization = OPT
+) -> engine.TrainResult:
+    return engine.train(members, split.x_train, split.y_train, split.x_test, split.y_test, opt)
+
+
+def member(
+    seed: int,
+    s_in: float = 0.2,
+    s_h: float = 0.2,
+    width: int = 24,
+    rows: tuple[int, ...] = ALL_TRAIN,
+) -> engine.Member:
+    return engine.Member(width, s_in, s_h, seed, seed + 100, rows, ALL_TEST)
+
+
+def test_same_seeds_give_identical_weights(split: Split) -> None:
+    first, second = (train(split, [member(1), member(2)]) for _ in range(2))
+    for a, b in zip(first.weights, second.weights, strict=True):
+        for x, y in zip(a.as_list(), b.as_list(), strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_different_seed_gives_different_weights(split: Split) -> None:
+    result = train(split, [member(1), member(2)])
+    assert not np.array_equal(result.weights[0].w1, result.weights[1].w1)
+
+
+def test_result_does_not_depend_on_batch_mates_or_chunking(split: Split) -> None:
+    alone = train(split, [member(7)]).weights[0]
+    mates = [member(3, 0.5, 0.0), member(7), member(9, 0.0, 1.0), member(4, width=10)]
+    together = engine.train(
+        mates, split.x_train, split.y_train, split.x_test, split.y_test, OPT, max_models_per_graph=2
+    ).weights[1]
+    for x, y in zip(alone.as_list(), together.as_list(), strict=True):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+
+
+def test_smaller_fold_trains_as_if_alone_in_minibatch_mode(split: Split) -> None:
+    opt = engine.Optimization(30, 8, 1e-3, 0.9, 0.999, 1e-7, 10, shuffle=True)
+    short_rows = tuple(range(0, 30, 3))  # 10 rows: 2 batches per epoch, the other member 4
+    alone = train(split, [member(5, rows=short_rows)], opt)
+    together = train(split, [member(6), member(5, rows=short_rows)], opt)
+    np.testing.assert_allclose(alone.weights[0].w1, together.weights[1].w1, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        alone.history["train_loss"][0], together.history["train_loss"][1], atol=1e-6
+    )
+
+
+def test_history_logged_every_n_epochs_and_at_the_end(split: Split) -> None:
+    opt = engine.Optimization(45, 32, 1e-3, 0.9, 0.999, 1e-7, 20, shuffle=False)
+    result = train(split, [member(1)], opt)
+    np.testing.assert_array_equal(result.logged_epochs, [20, 40, 45])
+    assert set(result.history) == set(engine.HISTORY_COLUMNS)
+    assert result.history["val_acc"].shape == (1, 3)
+
+
+def test_noise_free_member_ignores_its_noise_seed(split: Split) -> None:
+    a = train(split, [engine.Member(16, 0.0, 0.0, 1, 10, ALL_TRAIN, ALL_TEST)]).weights[0]
+    b = train(split, [engine.Member(16, 0.0, 0.0, 1, 99, ALL_TRAIN, ALL_TEST)]).weights[0]
+    np.testing.assert_array_equal(a.w1, b.w1)

@@ -1,0 +1,189 @@
+"""Every bad params.yaml value stops the stage with a one-line error and writes nothing."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from noisereg.params import ParamsError, load_params, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+Edit = Callable[[dict[str, Any]], None]
+
+
+def setter(section: str, key: str, value: Any) -> Edit:
+    def edit(raw: dict[str, Any]) -> None:
+        raw[section][key] = value
+
+    return edit
+
+
+def variant_setter(key: str, value: Any) -> Edit:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["variants"]["input_noise"][key] = value
+
+    return edit
+
+
+def delete(section: str, key: str) -> Edit:
+    def edit(raw: dict[str, Any]) -> None:
+        del raw[section][key]
+
+    return edit
+
+
+# (case id, edit, fragments the one-line message must contain)
+CASES: list[tuple[str, Edit, list[str]]] = [
+    (
+        "negative stddev",
+        variant_setter("input_stddev", -0.1),
+        ["variants.input_noise.input_stddev", "[0.0, 100.0]"],
+    ),
+    (
+        "non-numeric stddev",
+        variant_setter("hidden_stddev", "lots"),
+        ["variants.input_noise.hidden_stddev", "'lots'"],
+    ),
+    (
+        "zero hidden units",
+        setter("model", "hidden_units", 0),
+        ["model.hidden_units", "integer >= 1"],
+    ),
+    (
+        "fractional hidden units",
+        setter("model", "hidden_units", 2.5),
+        ["model.hidden_units", "integer"],
+    ),
+    ("zero epochs", setter("train", "epochs", 0), ["train.epochs", "integer >= 1"]),
+    ("negative epochs", setter("train", "epochs", -5), ["train.epochs", "-5"]),
+    ("test_size one", setter("data", "test_size", 1.0), ["data.test_size", "(0.0, 1.0)"]),
+    ("test_size zero", setter("data", "test_size", 0), ["data.test_size", "(0.0, 1.0)"]),
+    ("more folds than points", setter("grid", "cv_folds", 20), ["grid.cv_folds", "<= 15"]),
+    (
+        "empty grid widths",
+        setter("grid", "hidden_units", []),
+        ["grid.hidden_units", "non-empty list"],
+    ),
+    ("empty grid noise", setter("grid", "stddevs", []), ["grid.stddevs", "non-empty list"]),
+    (
+        "unknown placement",
+        setter("sweep", "placements", ["input", "output"]),
+        ["sweep.placements", "input, hidden, both"],
+    ),
+    (
+        "unknown key with hint",
+        setter("train", "epoch", 10),
+        ["train.epoch", "did you mean 'epochs'"],
+    ),
+    (
+        "unknown variant key",
+        variant_setter("hiden_stddev", 0.1),
+        ["hiden_stddev", "did you mean 'hidden_stddev'"],
+    ),
+    ("missing key", delete("train", "seed"), ["missing key 'train.seed'"]),
+    ("zero replicates", setter("train", "replicates", 0), ["train.replicates", "integer >= 1"]),
+    ("boolean as number", setter("train", "learning_rate", True), ["train.learning_rate"]),
+    ("beta outside [0, 1)", setter("train", "beta_2", 1.0), ["train.beta_2", "[0.0, 1.0)"]),
+    (
+        "repeated grid value",
+        setter("grid", "hidden_units", [50, 50]),
+        ["grid.hidden_units", "without repeated"],
+    ),
+    ("confidence 1", setter("report", "confidence", 1.0), ["report.confidence"]),
+    (
+        "bad variant name",
+        lambda raw: raw["variants"].update(
+            {"bad name!": {"input_stddev": 0.0, "hidden_stddev": 0.0}}
+        ),
+        ["bad name!", "letters, digits"],
+    ),
+    (
+        "noisy baseline",
+        lambda raw: raw["variants"]["baseline"].update(input_stddev=0.1),
+        ["variants.baseline"],
+    ),
+    ("unknown section", lambda raw: raw.update(modle={}), ["modle", "did you mean 'model'"]),
+]
+
+
+@pytest.mark.parametrize(("edit", "fragments"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_value_is_rejected_with_key_and_allowed(
+    default_raw: dict[str, Any], edit: Edit, fragments: list[str]
+) -> None:
+    raw = copy.deepcopy(default_raw)
+    edit(raw)
+    with pytest.raises(ParamsError) as error:
+        parse_params(raw)
+    message = str(error.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_defaults_are_valid_and_reproduce_the_reference(default_raw: dict[str, Any]) -> None:
+    params = parse_params(default_raw)
+    assert params.n_train == 30
+    assert params.train.epochs == 5000 and params.train.learning_rate == 0.001
+    assert params.train.batch_size >= params.n_train  # full-batch, as the reference
+    assert params.grid.hidden_units == (50, 100, 300, 500)
+    assert params.grid.stddevs == (0.001, 0.01, 0.1, 0.2, 0.7, 1.0)
+    assert params.grid.cv_folds == 5
+    assert (
+        params.variants["both_noise"].input_stddev
+        == params.variants["both_noise"].hidden_stddev
+        == 0.1
+    )
+
+
+def test_yaml_syntax_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("train: [unclosed\n")
+    with pytest.raises(ParamsError, match=r"params.yaml is not valid YAML"):
+        load_params(path)
+
+
+def run_stage(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, *args], cwd=workdir, capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragments"),
+    [CASES[0][1:], CASES[8][1:], CASES[12][1:]],
+    ids=["stddev", "folds", "hint"],
+)
+def test_stage_exits_2_with_one_line_and_writes_nothing(
+    tmp_path: Path, default_raw: dict[str, Any], edit: Edit, fragments: list[str]
+) -> None:
+    shutil.copytree(ROOT / "stages", tmp_path / "stages")
+    raw = copy.deepcopy(default_raw)
+    edit(raw)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    result = run_stage(tmp_path, "stages/data.py")
+    assert result.returncode == 2
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(error_lines) == 1 and all(f in error_lines[0] for f in fragments)
+    assert not (tmp_path / "data").exists()
+
+
+def test_unknown_variant_and_missing_data(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "stages", tmp_path / "stages")
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    result = run_stage(tmp_path, "stages/train.py", "--variant", "output_noise")
+    assert result.returncode == 2
+    assert "unknown variant 'output_noise'; allowed: baseline, input_noise" in result.stderr
+    result = run_stage(tmp_path, "stages/train.py", "--variant", "baseline")
+    assert result.returncode == 2
+    assert "data/train.csv: missing; it is written by the 'data' stage" in result.stderr
+    assert not (tmp_path / "models").exists() and not (tmp_path / "metrics").exists()

@@ -1,0 +1,72 @@
+"""Study-level guarantees: the paired design is real, CV and cell choice behave."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from noisereg.data import Split
+from noisereg.outputs import comparisons
+from noisereg.params import GridParams, Params
+from noisereg.study import choose_cells, cv_splits, train_replicates
+
+
+def small_train(params: Params) -> Params:
+    train = dataclasses.replace(params.train, epochs=30, replicates=4, log_every=10)
+    return dataclasses.replace(params, train=train)
+
+
+def test_noise_zero_variant_pairs_exactly_with_baseline(
+    default_params: Params, split: Split
+) -> None:
+    params = small_train(default_params)
+    baseline, zero_noise, noisy = train_replicates(
+        split, [(32, 0.0, 0.0), (32, 0.0, 0.0), (32, 0.3, 0.3)], params.train, "test"
+    )
+    result = comparisons(
+        {"baseline": baseline.per_seed, "zero": zero_noise.per_seed, "noisy": noisy.per_seed}, 0.95
+    )
+    assert result["zero"]["diff"]["mean"] == 0.0 and result["zero"]["diff"]["std"] == 0.0
+    assert result["zero"]["p_value"] == 1.0
+    pd.testing.assert_frame_equal(baseline.per_seed, zero_noise.per_seed)
+    assert not baseline.per_seed["test_loss"].equals(noisy.per_seed["test_loss"])
+
+
+def test_replicates_share_initial_weights_across_variants(
+    default_params: Params, split: Split
+) -> None:
+    params = small_train(default_params)
+    a, b = train_replicates(split, [(16, 0.0, 0.0), (16, 0.5, 0.0)], params.train, "test")
+    assert list(a.per_seed["init_seed"]) == list(b.per_seed["init_seed"])
+    assert a.per_seed["init_seed"].nunique() == 4
+
+
+def test_cv_splits_are_stratified_and_reshuffled(split: Split) -> None:
+    grid = GridParams((8,), (0.1,), cv_folds=5, cv_repeats=3, seed=7)
+    folds = cv_splits(split.y_train, grid)
+    assert len(folds) == 15
+    for repeat in range(3):
+        val = np.concatenate([f[3] for f in folds if f[0] == repeat])
+        assert sorted(val) == list(range(30))  # each repeat partitions the training set
+    first, second = folds[0][3], folds[5][3]
+    assert not np.array_equal(np.sort(first), np.sort(second))
+    labels = split.y_train[folds[0][3]]
+    assert abs(labels.mean() - split.y_train.mean()) < 0.2
+
+
+def test_one_standard_error_rule_prefers_narrow_and_noisy() -> None:
+    cells = pd.DataFrame(
+        {
+            "hidden_units": [50, 50, 300, 300],
+            "noise": [0.1, 1.0, 0.1, 1.0],
+            "cv_mean": [0.78, 0.74, 0.80, 0.70],
+            "cv_std": [0.1, 0.1, 0.1, 0.1],
+            "cv_se": [0.05, 0.05, 0.05, 0.05],
+        }
+    )
+    best, one_se = choose_cells(cells)
+    assert (best["hidden_units"], best["noise"]) == (300, 0.1)
+    # within 0.80 - 0.05 = 0.75: (50, 0.1) and (300, 0.1); narrowest wins
+    assert (one_se["hidden_units"], one_se["noise"]) == (50, 0.1)
