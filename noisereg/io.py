@@ -20,6 +20,15 @@ class InputError(RuntimeError):
     """An input file is missing, truncated or corrupt."""
 
 
+def _remove_stale_partials(path: Path) -> None:
+    """Delete temporaries a killed run left beside `path` (SIGKILL skips every cleanup)."""
+    for stale in path.parent.glob(f".{path.name}.*.partial"):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
@@ -29,6 +38,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(fd)
     try:
@@ -102,6 +112,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a fresh temporary directory that replaces `path` as a whole on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(path)
     temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
         yield temp

@@ -1,0 +1,203 @@
+"""Per model-epoch cost of Keras fit, tuned Keras fit and the batched engine, side by side.
+
+Prints each measurement, the speed-ups, the floor (noise draws + matmul FLOPs, measured by
+micro-benchmarks in this run) and a scaling table (K models, hidden width). Run:
+    .venv/bin/python benchmarks/bench_engine.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from noisereg import engine  # noqa: E402
+from noisereg.data import Split, make_split  # noqa: E402
+from noisereg.models import build_model  # noqa: E402
+from noisereg.params import load_params  # noqa: E402
+from noisereg.randomness import glorot_uniform_mlp, standard_normal  # noqa: E402
+
+WIDTH, STDDEV = 400, 0.1
+
+
+def reference_split() -> Split:
+    train, test = make_split(load_params().data)
+    f = np.float32
+    return Split(
+        train[["x1", "x2"]].to_numpy(f),
+        train["label"].to_numpy(f),
+        test[["x1", "x2"]].to_numpy(f),
+        test["label"].to_numpy(f),
+    )
+
+
+def keras_model(seed: int) -> keras.Model:
+    model = build_model(WIDTH, 0.0, STDDEV)
+    model.set_weights(list(glorot_uniform_mlp(seed, WIDTH)))
+    model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def time_fit(split: Split, epochs: int) -> float:
+    """(a) fit as the reference calls it: epochs=N, batch 32, test set as validation data."""
+    model = keras_model(0)
+    model.fit(
+        split.x_train,
+        split.y_train,
+        epochs=2,
+        batch_size=32,
+        verbose=0,
+        validation_data=(split.x_test, split.y_test),
+    )
+    start = time.perf_counter()
+    model.fit(
+        split.x_train,
+        split.y_train,
+        epochs=epochs,
+        batch_size=32,
+        verbose=0,
+        validation_data=(split.x_test, split.y_test),
+    )
+    return (time.perf_counter() - start) / epochs
+
+
+def time_tuned_fit(split: Split, epochs: int) -> float:
+    """(b) the full batch repeated N times in tf.data, steps_per_execution=N, one fit call."""
+    model = build_model(WIDTH, 0.0, STDDEV)
+    model.set_weights(list(glorot_uniform_mlp(0, WIDTH)))
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        "binary_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=epochs,
+    )
+    data = (
+        tf.data.Dataset.from_tensor_slices((split.x_train, split.y_train)).batch(32).repeat(epochs)
+    )
+    model.fit(data, epochs=1, steps_per_epoch=epochs, verbose=0)  # compile + warm-up
+    data = (
+        tf.data.Dataset.from_tensor_slices((split.x_train, split.y_train)).batch(32).repeat(epochs)
+    )
+    start = time.perf_counter()
+    model.fit(data, epochs=1, steps_per_epoch=epochs, verbose=0)
+    return (time.perf_counter() - start) / epochs
+
+
+def time_engine(
+    split: Split, k: int, epochs: int, width: int = WIDTH, log_every: int = 10
+) -> float:
+    """(c)/(d) the engine: K models, hidden noise, trace included once then timed warm."""
+    opt = engine.Optimization(epochs, 32, 1e-3, 0.9, 0.999, 1e-7, log_every, True)
+    members = [
+        engine.Member(width, 0.0, STDDEV, i, 10_000 + i, tuple(range(30)), tuple(range(70)))
+        for i in range(k)
+    ]
+    engine.train(
+        members,
+        split.x_train,
+        split.y_train,
+        split.x_test,
+        split.y_test,
+        engine.Optimization(log_every, 32, 1e-3, 0.9, 0.999, 1e-7, log_every, True),
+        label="warm-up",
+    )
+    start = time.perf_counter()
+    engine.train(
+        members, split.x_train, split.y_train, split.x_test, split.y_test, opt, label="bench"
+    )
+    return (time.perf_counter() - start) / (k * epochs)
+
+
+def time_floor(k: int, steps: int = 300) -> tuple[float, float]:
+    """Per model-step seconds of (noise draws alone, the step's matmuls alone), in graphs."""
+    seeds = [tf.constant([i, 0]) for i in range(k)]
+
+    @tf.function
+    def noise_loop() -> tf.Tensor:
+        total = tf.zeros([])
+        for step in tf.range(steps):
+            draws = standard_normal([tf.stack([s[0], step]) for s in seeds], 30, WIDTH)
+            total += draws[0, 0, 0]
+        return total
+
+    x = tf.random.normal([k, 30, 2])
+    w1, w2 = tf.random.normal([k, 2, WIDTH]), tf.random.normal([k, WIDTH])
+
+    @tf.function
+    def matmul_loop() -> tf.Tensor:
+        total = tf.zeros([])
+        for _ in tf.range(steps):
+            hidden = tf.matmul(x, w1)  # forward layer 1
+            logits = tf.linalg.matvec(hidden, w2)  # forward layer 2
+            g_w2 = tf.einsum("kbh,kb->kh", hidden, logits)  # backward layer 2
+            g_w1 = tf.matmul(x, hidden, transpose_a=True)  # backward layer 1
+            total += g_w1[0, 0, 0] + g_w2[0, 0]
+        return total
+
+    timings = []
+    for loop in (noise_loop, matmul_loop):
+        loop()
+        start = time.perf_counter()
+        loop()
+        timings.append((time.perf_counter() - start) / (k * steps))
+    return timings[0], timings[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and no scaling table")
+    quick = parser.parse_args().quick
+    split = reference_split()
+    study_k = load_params().train.replicates
+    fit_epochs, tuned_epochs, engine_epochs = (10, 200, 500) if quick else (30, 1000, 2000)
+    print(f"machine: {os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}")
+    print(
+        f"model: Dense({WIDTH}) -> GaussianNoise({STDDEV}) -> ReLU -> Dense(1), 30 train / 70 test points"
+    )
+    a = time_fit(split, fit_epochs)
+    print(
+        f"(a) model.fit(epochs={fit_epochs}) with validation data: {a * 1e3:.2f} ms per model-epoch"
+    )
+    b = time_tuned_fit(split, tuned_epochs)
+    print(
+        f"(b) tuned fit (tf.data repeat, steps_per_execution={tuned_epochs}): {b * 1e3:.3f} ms per model-epoch"
+    )
+    c = time_engine(split, 1, engine_epochs)
+    print(f"(c) engine, K=1: {c * 1e3:.3f} ms per model-epoch")
+    d = time_engine(split, study_k, engine_epochs)
+    print(f"(d) engine, K={study_k} (train.replicates): {d * 1e3:.4f} ms per model-epoch")
+    noise, matmul = time_floor(study_k)
+    floor = noise + matmul
+    print(
+        f"floor at K={study_k}: noise draws {noise * 1e3:.4f} + matmuls {matmul * 1e3:.4f} "
+        f"= {floor * 1e3:.4f} ms per model-epoch"
+    )
+    print(f"speed-up vs fit: {a / d:.0f}x")
+    print(f"speed-up vs tuned fit: {b / d:.1f}x")
+    print(f"ratio to floor: {d / floor:.2f}x")
+    if quick:
+        return
+    print("\nscaling (hidden noise, 200 epochs, ms per model-epoch):")
+    print("| models K | width | engine ms/model-epoch | total s |")
+    print("|---:|---:|---:|---:|")
+    for k, width in [
+        (1, 400),
+        (10, 400),
+        (100, 400),
+        (1000, 400),
+        (100, 50),
+        (100, 100),
+        (100, 1000),
+    ]:
+        per = time_engine(split, k, 200, width=width)
+        print(f"| {k} | {width} | {per * 1e3:.4f} | {per * k * 200:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

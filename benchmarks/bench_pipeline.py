@@ -1,0 +1,60 @@
+"""Time a from-scratch `dvc repro` of the committed params in a temporary copy.
+
+Prints seconds per stage (from DVC's own log, wall clock between stage starts) and a last
+line `total: N s`. Run: .venv/bin/python benchmarks/bench_pipeline.py
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    with tempfile.TemporaryDirectory() as temp:
+        repo = Path(temp)
+        for name in ("noisereg", "stages"):
+            shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("dvc.yaml", "params.yaml"):
+            shutil.copy(ROOT / name, repo / name)
+        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+        subprocess.run([str(bin_dir / "dvc"), "init", "-q"], cwd=repo, check=True, env=env)
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [str(bin_dir / "dvc"), "repro"],
+            cwd=repo,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert process.stdout is not None
+        timings: dict[str, float] = {}
+        current, current_start = None, started
+        for line in process.stdout:
+            if line.startswith("Running stage '"):
+                now = time.perf_counter()
+                if current:
+                    timings[current] = now - current_start
+                current, current_start = line.split("'")[1], now
+        end = time.perf_counter()
+        if current:
+            timings[current] = end - current_start
+        if process.wait() != 0:
+            sys.exit(f"dvc repro failed with exit code {process.returncode}")
+    for stage, seconds in timings.items():
+        print(f"{stage}: {seconds:.1f} s")
+    print(f"total: {end - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""The DVC pipeline end to end in a temporary git + DVC repository with tiny params.
+
+One module-scoped repository runs the scenarios in order, as a user would: first run,
+no-op rerun, a one-variant edit, its revert (run-cache), code and report-only edits, an
+experiment, and a killed stage. Each `dvc repro` here costs ~5 s per stage (TF import).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, tiny_raw
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+VARIANTS = ("baseline", "input_noise", "hidden_noise", "both_noise")
+
+
+def sh(repo: Path, *command: str, check: bool = True) -> str:
+    result = subprocess.run(command, cwd=repo, env=ENV, capture_output=True, text=True, timeout=900)
+    output = result.stdout + result.stderr
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{output[-3000:]}")
+    return output
+
+
+def dvc(repo: Path, *args: str) -> str:
+    return sh(repo, str(BIN / "dvc"), *args)
+
+
+def ran_stages(log: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", log))
+
+
+def write_params(repo: Path, raw: dict[str, Any]) -> None:
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def metric_bytes(repo: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((repo / "metrics").glob("*.json"))}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any]) -> Path:
+    path = tmp_path_factory.mktemp("pipeline")
+    for name in ("noisereg", "stages"):
+        shutil.copytree(ROOT / name, path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "dvc.yaml", path / "dvc.yaml")
+    write_params(path, tiny_raw(default_raw))
+    sh(path, "git", "init", "-q")
+    sh(path, "git", "config", "user.email", "test@example.invalid")
+    sh(path, "git", "config", "user.name", "test")
+    dvc(path, "init", "-q")
+    return path
+
+
+@pytest.fixture(scope="module")
+def first_run(repo: Path) -> str:
+    return dvc(repo, "repro")
+
+
+def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
+    assert ran_stages(first_run) == {"data", "compare", "grid_search", "sweep", "report"} | {
+        f"train@{v}" for v in VARIANTS
+    }
+    for variant in VARIANTS:
+        assert (repo / "models" / variant / "seed_2.keras").exists()
+        metrics = json.loads((repo / "metrics" / f"{variant}.json").read_text())
+        assert metrics["replicates"] == 3 and metrics["test_acc"]["ci_low"] is not None
+        assert (repo / "plots" / variant / "history.csv").read_text().startswith("epoch,")
+    for path in (
+        "data/train.csv",
+        "metrics/grid.json",
+        "metrics/vs_baseline.json",
+        "plots/grid.csv",
+        "plots/sweep.csv",
+        "reports/report.html",
+        "reports/report.md",
+        "reports/figures/grid.png",
+    ):
+        assert (repo / path).stat().st_size > 0, path
+    assert "Data and pipelines are up to date" in dvc(repo, "status")
+
+
+def test_second_run_runs_nothing(repo: Path, first_run: str) -> None:
+    assert ran_stages(dvc(repo, "repro")) == set()
+
+
+def test_one_variant_edit_reruns_that_variant_then_revert_uses_run_cache(
+    repo: Path, first_run: str, default_raw: dict[str, Any]
+) -> None:
+    before = metric_bytes(repo)
+    edited = tiny_raw(default_raw)
+    edited["variants"]["input_noise"]["input_stddev"] = 0.3
+    write_params(repo, edited)
+    status = dvc(repo, "status")
+    assert "train@input_noise" in status and "train@hidden_noise" not in status
+    assert ran_stages(dvc(repo, "repro")) == {"train@input_noise", "compare", "report"}
+    assert metric_bytes(repo)["input_noise.json"] != before["input_noise.json"]
+
+    write_params(repo, tiny_raw(default_raw))
+    log = dvc(repo, "repro")
+    assert "train@input_noise" not in ran_stages(log)
+    assert re.search(r"Stage 'train@input_noise' is cached - skipping run", log)
+    assert metric_bytes(repo) == before  # restored outputs are the original bytes
+
+
+def test_code_edit_reruns_stage_and_descendants_only(repo: Path, first_run: str) -> None:
+    with (repo / "stages" / "sweep.py").open("a") as handle:
+        handle.write("# touched by test\n")
+    assert ran_stages(dvc(repo, "repro")) == {"sweep", "report"}
+
+
+def test_report_params_rerun_only_the_report(
+    repo: Path, first_run: str, default_raw: dict[str, Any]
+) -> None:
+    edited = tiny_raw(default_raw)
+    edited["report"]["title"] = "Edited title"
+    write_params(repo, edited)
+    assert ran_stages(dvc(repo, "repro")) == {"report"}
+    assert "Edited title" in (repo / "reports" / "report.md").read_text()
+    write_params(repo, tiny_raw(default_raw))
+    dvc(repo, "repro")
+
+
+def test_experiment_row_carries_new_metrics(repo: Path, first_run: str) -> None:
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "tiny study")
+    dvc(repo, "exp", "run", "-S", "variants.hidden_noise.hidden_stddev=0.9", "-n", "loud")
+    rows = json.loads(dvc(repo, "exp", "show", "--json"))
+    text = json.dumps(rows)
+    assert '"loud"' in text and "0.9" in text
+    baseline_only = json.loads((repo / "metrics" / "hidden_noise.json").read_text())
+    assert baseline_only["hidden_stddev"] == 0.9  # the experiment's results are in the workspace
+    sh(repo, "git", "checkout", "--", ".")
+    dvc(repo, "checkout", "--force")
+
+
+def test_killed_stage_leaves_nothing_valid_and_rerun_matches(repo: Path, first_run: str) -> None:
+    reference = metric_bytes(repo)
+    shutil.rmtree(repo / "models" / "baseline")
+    (repo / "metrics" / "baseline.json").unlink()
+    process = subprocess.Popen(
+        [str(BIN / "python"), "stages/train.py", "--variant", "baseline"],
+        cwd=repo,
+        env=ENV,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + 120
+    for line in process.stderr:  # wait until training is under way, then kill hard
+        if "epoch" in line or time.monotonic() > deadline:
+            break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (repo / "models" / "baseline").exists()
+    assert not (repo / "metrics" / "baseline.json").exists()
+    assert "train@baseline" in dvc(repo, "status")
+    dvc(repo, "repro")
+    assert metric_bytes(repo) == reference
+    assert not list((repo / "models").glob(".*partial*"))  # the rerun cleared the killed run's
