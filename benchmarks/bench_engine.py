@@ -13,15 +13,15 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from noisereg import engine  # noqa: E402
-from noisereg.data import Split, make_split  # noqa: E402
-from noisereg.models import build_model  # noqa: E402
-from noisereg.params import load_params  # noqa: E402
-from noisereg.randomness import glorot_uniform_mlp, standard_normal  # noqa: E402
+from noisereg import engine
+from noisereg.data import Split, make_split
+from noisereg.models import build_model
+from noisereg.params import load_params
+from noisereg.randomness import glorot_uniform_mlp, standard_normal
 
 WIDTH, STDDEV = 400, 0.1
 
@@ -158,7 +158,8 @@ def main() -> None:
     fit_epochs, tuned_epochs, engine_epochs = (10, 200, 500) if quick else (30, 1000, 2000)
     print(f"machine: {os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}")
     print(
-        f"model: Dense({WIDTH}) -> GaussianNoise({STDDEV}) -> ReLU -> Dense(1), 30 train / 70 test points"
+        f"model: Dense({WIDTH}) -> GaussianNoise({STDDEV}) -> ReLU -> Dense(1), "
+        "30 train / 70 test points"
     )
     a = time_fit(split, fit_epochs)
     print(
@@ -166,7 +167,8 @@ def main() -> None:
     )
     b = time_tuned_fit(split, tuned_epochs)
     print(
-        f"(b) tuned fit (tf.data repeat, steps_per_execution={tuned_epochs}): {b * 1e3:.3f} ms per model-epoch"
+        f"(b) tuned fit (tf.data repeat, steps_per_execution={tuned_epochs}): "
+        f"{b * 1e3:.3f} ms per model-epoch"
     )
     c = time_engine(split, 1, engine_epochs)
     print(f"(c) engine, K=1: {c * 1e3:.3f} ms per model-epoch")
