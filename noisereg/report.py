@@ -89,6 +89,12 @@ def p_text(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def p_relation(p: float | None) -> str:
+    """Format a p-value after its symbol: '= 0.012' or '< 0.001'."""
+    text = p_text(p)
+    return text if text.startswith("<") else f"= {text}"
+
+
 def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
     rows = []
     for name, c in results.comparisons.items():
@@ -111,7 +117,7 @@ def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
                 "verdict": outcome,
                 "sentence": (
                     f"{name}: noise {sentence} (paired difference {signed_interval(diff)}, "
-                    f"Holm-adjusted p = {p_text(c.get('p_holm'))})."
+                    f"Holm-adjusted p {p_relation(c.get('p_holm'))})."
                 ),
             }
         )
