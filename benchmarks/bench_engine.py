@@ -20,10 +20,12 @@ import tensorflow as tf
 from noisereg import engine
 from noisereg.data import Split, make_split
 from noisereg.models import build_model
+from noisereg.net import Net
 from noisereg.params import load_params
 from noisereg.randomness import glorot_uniform_mlp, standard_normal
 
 WIDTH, STDDEV = 400, 0.1
+NET = Net.of(WIDTH, hidden_stddev=STDDEV)
 
 
 def reference_split() -> Split:
@@ -38,8 +40,8 @@ def reference_split() -> Split:
 
 
 def keras_model(seed: int) -> keras.Model:
-    model = build_model(WIDTH, 0.0, STDDEV)
-    model.set_weights(list(glorot_uniform_mlp(seed, WIDTH)))
+    model = build_model(NET)
+    model.set_weights(glorot_uniform_mlp(seed, WIDTH).as_list())
     model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy", metrics=["accuracy"])
     return model
 
@@ -69,8 +71,8 @@ def time_fit(split: Split, epochs: int) -> float:
 
 def time_tuned_fit(split: Split, epochs: int) -> float:
     """(b) the full batch repeated N times in tf.data, steps_per_execution=N, one fit call."""
-    model = build_model(WIDTH, 0.0, STDDEV)
-    model.set_weights(list(glorot_uniform_mlp(0, WIDTH)))
+    model = build_model(NET)
+    model.set_weights(glorot_uniform_mlp(0, WIDTH).as_list())
     model.compile(
         keras.optimizers.Adam(1e-3),
         "binary_crossentropy",
@@ -93,10 +95,18 @@ def time_engine(
     split: Split, k: int, epochs: int, width: int = WIDTH, log_every: int = 10
 ) -> float:
     """(c)/(d) the engine: K models, hidden noise, trace included once then timed warm."""
+    widths = [width] * k
+    return time_members(split, widths, epochs, log_every) / (k * epochs)
+
+
+def time_members(split: Split, widths: list[int], epochs: int, log_every: int = 10) -> float:
+    """Seconds for the engine to train one hidden-noise model per width, warm."""
     opt = engine.Optimization(epochs, 32, 1e-3, 0.9, 0.999, 1e-7, log_every, True)
     members = [
-        engine.Member(width, 0.0, STDDEV, i, 10_000 + i, tuple(range(30)), tuple(range(70)))
-        for i in range(k)
+        engine.Member(
+            Net.of(w, hidden_stddev=STDDEV), i, 10_000 + i, tuple(range(30)), tuple(range(70))
+        )
+        for i, w in enumerate(widths)
     ]
     engine.train(
         members,
@@ -111,7 +121,7 @@ def time_engine(
     engine.train(
         members, split.x_train, split.y_train, split.x_test, split.y_test, opt, label="bench"
     )
-    return (time.perf_counter() - start) / (k * epochs)
+    return time.perf_counter() - start
 
 
 def time_floor(k: int, steps: int = 300) -> tuple[float, float]:
@@ -174,6 +184,23 @@ def main() -> None:
     print(f"(c) engine, K=1: {c * 1e3:.3f} ms per model-epoch")
     d = time_engine(split, study_k, engine_epochs)
     print(f"(d) engine, K={study_k} (train.replicates): {d * 1e3:.4f} ms per model-epoch")
+    grid = load_params().grid
+    grid_k = len(grid.stddevs) * grid.cv_folds * grid.cv_repeats
+    d_grid = time_engine(split, grid_k, engine_epochs)
+    print(
+        f"(d) engine, K={grid_k} (grid_search: one width's CV models): "
+        f"{d_grid * 1e3:.4f} ms per model-epoch"
+    )
+    # Mixed widths: one graph per width (what the engine does) vs padding every model to the
+    # widest, costed as training all of them at the widest width (masking only adds work).
+    mixed = [w for w in grid.hidden_units for _ in range(grid_k)]
+    grouped = time_members(split, mixed, engine_epochs // 5)
+    padded = time_members(split, [max(mixed)] * len(mixed), engine_epochs // 5)
+    print(
+        f"mixed widths {list(grid.hidden_units)} x {grid_k} models, {engine_epochs // 5} "
+        f"epochs: grouped by width {grouped:.2f} s, padded to {max(mixed)} {padded:.2f} s "
+        f"(padding / grouping = {padded / grouped:.2f}x)"
+    )
     noise, matmul = time_floor(study_k)
     floor = noise + matmul
     print(

@@ -1,15 +1,16 @@
-"""Batched trainer: many independent Dense -> (noise) -> ReLU -> Dense(sigmoid) nets in one graph.
+"""Batched trainer: many independent noisy ReLU MLPs (see `noisereg.net`) in one graph.
 
 `model.fit` spends ~43 ms per epoch on Python and dispatch overhead for a 400-unit net on 30
-points; the arithmetic is microseconds. Here K models are stacked along a leading axis
-(weights [K, ...], batched matmuls) and whole runs of epochs execute inside one
-`tf.function`, so the per-step cost approaches the noise draws plus the FLOPs.
+points; the arithmetic is microseconds. Here K models of one architecture are stacked along
+a leading axis (weights [K, ...], batched matmuls) and whole runs of epochs execute inside
+one `tf.function`, so the per-step cost approaches the noise draws plus the FLOPs.
 
 Semantics follow Keras 3 exactly (checked by tests/test_engine_equivalence.py): glorot-uniform
 kernels and zero biases (drawn by `randomness.glorot_uniform_mlp`), Adam with Keras' bias
-correction, mean binary cross-entropy on logits, `GaussianNoise` on the input and on the
-hidden pre-activation during training only, minibatches in order (shuffled per epoch when
-asked), and epoch metrics averaged over the epoch's batches weighted by batch size.
+correction, mean binary cross-entropy on logits, every noise placement of `Net` during
+training only, minibatches in order (shuffled per epoch when asked), and epoch metrics
+averaged over the epoch's batches weighted by batch size. Gradients are written out by hand:
+the family is small, and the hand-written backward pass keeps the graph lean.
 """
 
 from __future__ import annotations
@@ -23,20 +24,27 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from noisereg.randomness import HIDDEN_STREAM, INPUT_STREAM, glorot_uniform_mlp, standard_normal
+from noisereg.net import MLPWeights, Net, dropout_stddev
+from noisereg.randomness import derive_seed, glorot_uniform_mlp, standard_normal
 
 HISTORY_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc")
-# Third stream of a model's noise seed: the per-epoch minibatch order.
-_SHUFFLE_STREAM = 2
+
+# Every noise placement of a model draws from its own stream, seeded by
+# derive_seed(noise_seed, stream); hidden layer l uses streams _LAYER_STREAMS + 4 l + kind.
+_SHUFFLE_STREAM, _INPUT_STREAM, _LOGIT_STREAM, _OUTPUT_KERNEL_STREAM = 0, 1, 2, 3
+_LAYER_STREAMS = 4
+_PRE, _POST, _DROPOUT, _KERNEL = 0, 1, 2, 3
+
+
+def _stream(layer: int, kind: int) -> int:
+    return _LAYER_STREAMS + 4 * layer + kind
 
 
 @dataclass(frozen=True)
 class Member:
-    """One model to train: its architecture, noise, seeds, and which pool rows it sees."""
+    """One model to train: its net, seeds, and which pool rows it trains and validates on."""
 
-    width: int
-    input_stddev: float
-    hidden_stddev: float
+    net: Net
     init_seed: int
     noise_seed: int
     train_rows: tuple[int, ...]
@@ -58,32 +66,12 @@ class Optimization:
 
 
 @dataclass(frozen=True)
-class MLPWeights:
-    """Weights of one trained net in Keras layout: W1 [d, h], b1 [h], W2 [h, 1], b2 [1]."""
-
-    w1: np.ndarray
-    b1: np.ndarray
-    w2: np.ndarray
-    b2: np.ndarray
-
-    def as_list(self) -> list[np.ndarray]:
-        """Return the weights in the order `keras.Model.set_weights` expects."""
-        return [self.w1, self.b1, self.w2, self.b2]
-
-
-@dataclass(frozen=True)
 class TrainResult:
     """Trained weights per member and the logged history, both in the members' order."""
 
     weights: list[MLPWeights]
     logged_epochs: np.ndarray  # [n_logs], 1-based epoch numbers
     history: dict[str, np.ndarray]  # column -> [K, n_logs]
-
-
-def predict_logits(weights: MLPWeights, x: np.ndarray) -> np.ndarray:
-    """Return the clean (noise-free) logits of one net for inputs x [n, d]."""
-    hidden = np.maximum(x.astype(np.float32) @ weights.w1 + weights.b1, 0.0)
-    return (hidden @ weights.w2 + weights.b2)[:, 0]
 
 
 def train(
@@ -98,15 +86,16 @@ def train(
 ) -> TrainResult:
     """Train every member and return its weights and history, in the members' order.
 
-    Members are grouped by width (one graph per width: measured faster than padding narrow
-    nets to the widest, see benchmarks/bench_engine.py) and chunked so one graph never holds
-    more than `max_models_per_graph` models. Results do not depend on the grouping.
+    Members are grouped by architecture (one graph per hidden-width tuple: measured faster
+    than padding narrow nets to the widest, see benchmarks/bench_engine.py) and chunked so
+    one graph never holds more than `max_models_per_graph` models. Results do not depend on
+    the grouping.
     """
     if not members:
         raise ValueError("train() needs at least one member")
-    order: dict[int, list[int]] = {}
+    order: dict[tuple[int, ...], list[int]] = {}
     for index, member in enumerate(members):
-        order.setdefault(member.width, []).append(index)
+        order.setdefault(member.net.hidden_units, []).append(index)
     chunks = [
         indices[start : start + max_models_per_graph]
         for indices in order.values()
@@ -117,8 +106,8 @@ def train(
     logged_epochs = np.zeros(0, np.int64)
     started = time.perf_counter()
     for chunk_number, indices in enumerate(chunks, start=1):
-        width = members[indices[0]].width
-        tag = f"{label} [{chunk_number}/{len(chunks)}: {len(indices)} models, width {width}]"
+        units = "x".join(map(str, members[indices[0]].net.hidden_units))
+        tag = f"{label} [{chunk_number}/{len(chunks)}: {len(indices)} models, width {units}]"
         trainer = _ChunkTrainer([members[i] for i in indices], train_x, train_y, val_x, val_y, opt)
         chunk_weights, logged_epochs, chunk_history = trainer.run(tag, started)
         for position, member_index in enumerate(indices):
@@ -145,8 +134,32 @@ def _pack_rows(
     return xs, ys, mask
 
 
+class _Noise:
+    """One placement's per-model stddevs and stream seeds; `draw` is False when all are 0."""
+
+    def __init__(self, members: list[Member], stream: int, stddevs: list[float]) -> None:
+        self.draw = any(s > 0 for s in stddevs)
+        self.stddev = tf.constant(stddevs, tf.float32)
+        self.seeds = [derive_seed(m.noise_seed, stream) for m in members]
+
+    def sample(self, steps_taken: tf.Tensor, rows: int, cols: int) -> tf.Tensor:
+        """Return stddev-scaled N(0, 1) draws [K, rows, cols] for each model's current step.
+
+        Keyed by each model's own update count, not the chunk's step index: a model that
+        shares a graph with larger CV folds (more steps per epoch) draws the same noise.
+        """
+        steps = tf.cast(steps_taken, tf.int32)
+        seeds = [tf.stack([tf.constant(s, tf.int32), steps[k]]) for k, s in enumerate(self.seeds)]
+        return self.stddev[:, None, None] * standard_normal(seeds, rows, cols)
+
+
 class _ChunkTrainer:
-    """Holds one chunk's stacked tensors and the compiled loop that trains them."""
+    """Holds one chunk's stacked tensors and the compiled loop that trains them.
+
+    State layout: the parameters [kernel_0, bias_0, ..., output kernel [K, h], output bias
+    [K]], then Adam's first moments, second moments (same layout), then the per-model update
+    counts t [K].
+    """
 
     def __init__(
         self,
@@ -159,7 +172,8 @@ class _ChunkTrainer:
     ) -> None:
         self.opt = opt
         self.k = len(members)
-        self.width = members[0].width
+        self.units = members[0].net.hidden_units
+        self.depth = len(self.units)
         n_train = max(len(m.train_rows) for m in members)
         if n_train == 0:
             raise ValueError("every member needs at least one training row")
@@ -172,24 +186,38 @@ class _ChunkTrainer:
         self.xt, self.yt, self.mt = (tf.constant(a) for a in (xt, yt, mt))
         self.xv, self.yv, self.mv = (tf.constant(a) for a in (xv, yv, mv))
         self.counts = tf.constant(mt.sum(axis=1))
-        self.s_in = tf.constant([m.input_stddev for m in members], tf.float32)
-        self.s_h = tf.constant([m.hidden_stddev for m in members], tf.float32)
-        # Decided once per chunk: a placement with no noise in any member draws nothing.
-        self.draw_input = any(m.input_stddev > 0 for m in members)
-        self.draw_hidden = any(m.hidden_stddev > 0 for m in members)
-        self.noise_seeds = [int(m.noise_seed) for m in members]
-        initial = [glorot_uniform_mlp(m.init_seed, m.width, train_x.shape[1]) for m in members]
-        params = [
-            np.stack([w[0] for w in initial]),
-            np.stack([w[1] for w in initial]),
-            np.stack([w[2][:, 0] for w in initial]),
-            np.stack([w[3][0] for w in initial]),
-        ]
-        zeros = [np.zeros_like(p) for p in params]
+        self.shuffle_seeds = [derive_seed(m.noise_seed, _SHUFFLE_STREAM) for m in members]
+        nets = [m.net for m in members]
+        self.input_noise = _Noise(members, _INPUT_STREAM, [n.input_stddev for n in nets])
+        self.logit_noise = _Noise(members, _LOGIT_STREAM, [n.logit_stddev for n in nets])
+        self.kernel_noise = [
+            _Noise(members, _stream(layer, _KERNEL), [n.weight_stddev for n in nets])
+            for layer in range(self.depth)
+        ] + [_Noise(members, _OUTPUT_KERNEL_STREAM, [n.weight_stddev for n in nets])]
+        self.pre_noise, self.post_noise, self.dropout_noise = (
+            [
+                _Noise(members, _stream(layer, kind), [of(n)[layer] for n in nets])
+                for layer in range(self.depth)
+            ]
+            for kind, of in (
+                (_PRE, lambda n: n.pre_stddev),
+                (_POST, lambda n: n.post_stddev),
+                (_DROPOUT, lambda n: tuple(map(dropout_stddev, n.dropout_rate))),
+            )
+        )
+        initial = [glorot_uniform_mlp(m.init_seed, self.units, train_x.shape[1]) for m in members]
+        params: list[np.ndarray] = []
+        for layer in range(self.depth + 1):
+            params.append(np.stack([w.kernels[layer] for w in initial]))
+            params.append(np.stack([w.biases[layer] for w in initial]))
+        # The output layer is stored as vectors: kernel [K, h], bias [K].
+        params[-2], params[-1] = params[-2][:, :, 0], params[-1][:, 0]
+        self.n_params = len(params)
+        zeros = [tf.zeros_like(p) for p in params]
         self.state = (
             *(tf.constant(p) for p in params),
-            *(tf.constant(z) for z in zeros),
-            *(tf.constant(z) for z in zeros),
+            *zeros,
+            *zeros,
             tf.zeros([self.k], tf.float32),
         )
         self._run_intervals = tf.function(self._intervals)
@@ -227,39 +255,79 @@ class _ChunkTrainer:
                     flush=True,
                 )
         stacked = np.concatenate(logs, axis=0)  # [n_logs, 4, K]
-        w1, b1, w2, b2 = (t.numpy() for t in self.state[:4])
+        arrays = [t.numpy() for t in self.state[: self.n_params]]
+        arrays[-2], arrays[-1] = arrays[-2][:, :, None], arrays[-1][:, None]
         weights = [
-            MLPWeights(w1[i], b1[i], w2[i][:, None].copy(), b2[i : i + 1].copy())
+            MLPWeights(
+                tuple(a[i].copy() for a in arrays[0::2]), tuple(a[i].copy() for a in arrays[1::2])
+            )
             for i in range(self.k)
         ]
         logged = np.cumsum([i for i, c in plan for _ in range(c)])
         history = {col: stacked[:, j, :].T.copy() for j, col in enumerate(HISTORY_COLUMNS)}
         return weights, logged, history
 
-    def _noise(self, stream: int, steps_taken: tf.Tensor, rows: int, cols: int) -> tf.Tensor:
-        # Keyed by each model's own update count, not the chunk's step index: a model that
-        # shares a graph with larger CV folds (more steps per epoch) draws the same noise.
-        steps = tf.cast(steps_taken, tf.int32) * 3 + stream
-        seeds = [
-            tf.stack([tf.constant(s, tf.int32), steps[k]]) for k, s in enumerate(self.noise_seeds)
-        ]
-        return standard_normal(seeds, rows, cols)
-
     def _forward(
+        self, params: Sequence[tf.Tensor], x: tf.Tensor, t: tf.Tensor | None
+    ) -> tuple[tf.Tensor, list[tuple[tf.Tensor, tf.Tensor, tf.Tensor | None, tf.Tensor]]]:
+        """Return logits and, per hidden layer, (input, pre-activation, multiplier, kernel).
+
+        With t (the per-model update counts) the training noise is drawn; without, the
+        pass is clean. The per-layer tuple is what the backward pass needs.
+        """
+        rows = x.shape[1]
+        if t is not None and self.input_noise.draw:
+            x = x + self.input_noise.sample(t, rows, x.shape[2])
+        layers = []
+        hidden = x
+        for layer in range(self.depth):
+            kernel, bias = params[2 * layer], params[2 * layer + 1]
+            if t is not None and self.kernel_noise[layer].draw:
+                kernel = kernel + self.kernel_noise[layer].sample(t, *kernel.shape[1:])
+            pre = tf.matmul(hidden, kernel) + bias[:, None, :]
+            width = self.units[layer]
+            if t is not None and self.pre_noise[layer].draw:
+                pre = pre + self.pre_noise[layer].sample(t, rows, width)
+            activation = tf.nn.relu(pre)
+            if t is not None and self.post_noise[layer].draw:
+                activation = activation + self.post_noise[layer].sample(t, rows, width)
+            multiplier = None
+            if t is not None and self.dropout_noise[layer].draw:
+                multiplier = 1.0 + self.dropout_noise[layer].sample(t, rows, width)
+                activation = activation * multiplier
+            layers.append((hidden, pre, multiplier, kernel))
+            hidden = activation
+        out_kernel, out_bias = params[-2], params[-1]
+        if t is not None and self.kernel_noise[-1].draw:
+            out_kernel = out_kernel + self.kernel_noise[-1].sample(t, 1, out_kernel.shape[1])[:, 0]
+        logits = tf.linalg.matvec(hidden, out_kernel) + out_bias[:, None]
+        if t is not None and self.logit_noise.draw:
+            logits = logits + self.logit_noise.sample(t, rows, 1)[:, :, 0]
+        layers.append((hidden, logits, None, out_kernel))
+        return logits, layers
+
+    def _gradients(
         self,
-        w1: tf.Tensor,
-        b1: tf.Tensor,
-        w2: tf.Tensor,
-        b2: tf.Tensor,
-        x: tf.Tensor,
-        hidden_noise: tf.Tensor | None,
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        pre = tf.matmul(x, w1) + b1[:, None, :]
-        if hidden_noise is not None:
-            pre = pre + self.s_h[:, None, None] * hidden_noise
-        hidden = tf.nn.relu(pre)
-        logits = tf.linalg.matvec(hidden, w2) + b2[:, None]
-        return pre, hidden, logits
+        layers: list[tuple[tf.Tensor, tf.Tensor, tf.Tensor | None, tf.Tensor]],
+        g_logits: tf.Tensor,
+    ) -> list[tf.Tensor]:
+        """Backpropagate d(loss)/d(logits) to every parameter, in the state's order."""
+        last_hidden, _, _, out_kernel = layers[-1]
+        grads = [tf.einsum("kbh,kb->kh", last_hidden, g_logits), tf.reduce_sum(g_logits, 1)]
+        g_hidden = g_logits[:, :, None] * out_kernel[:, None, :]
+        for layer in reversed(range(self.depth)):
+            layer_input, pre, multiplier, kernel = layers[layer]
+            if multiplier is not None:
+                g_hidden = g_hidden * multiplier
+            # Additive post-activation noise passes the gradient through unchanged.
+            g_pre = tf.where(pre > 0, g_hidden, 0.0)
+            grads[:0] = [
+                tf.matmul(layer_input, g_pre, transpose_a=True),
+                tf.reduce_sum(g_pre, 1),
+            ]
+            if layer > 0:
+                g_hidden = tf.matmul(g_pre, kernel, transpose_b=True)
+        return grads
 
     @staticmethod
     def _loss_acc(logits: tf.Tensor, y: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -273,10 +341,8 @@ class _ChunkTrainer:
         n = self.xt.shape[1]
         keys = tf.stack(
             [
-                tf.random.stateless_uniform(
-                    [n], tf.stack([tf.constant(s, tf.int32), epoch * 3 + _SHUFFLE_STREAM])
-                )
-                for s in self.noise_seeds
+                tf.random.stateless_uniform([n], tf.stack([tf.constant(s, tf.int32), epoch]))
+                for s in self.shuffle_seeds
             ]
         )
         keys = keys + 2.0 * (1.0 - self.mt)
@@ -285,9 +351,8 @@ class _ChunkTrainer:
     def _epoch(
         self, state: tuple[tf.Tensor, ...], epoch: tf.Tensor
     ) -> tuple[tuple[tf.Tensor, ...], tf.Tensor, tf.Tensor]:
-        opt = self.opt
         xt, yt, mt = self.xt, self.yt, self.mt
-        if self.steps > 1 and opt.shuffle:
+        if self.steps > 1 and self.opt.shuffle:
             order = self._order(epoch)
             xt = tf.gather(xt, order, batch_dims=1)
             yt = tf.gather(yt, order, batch_dims=1)
@@ -307,26 +372,14 @@ class _ChunkTrainer:
         y: tf.Tensor,
         mask: tf.Tensor,
     ) -> tuple[tuple[tf.Tensor, ...], tf.Tensor, tf.Tensor]:
-        opt = self.opt
-        w1, b1, w2, b2 = state[0:4]
-        m, v, t = state[4:8], state[8:12], state[12]
-        rows, cols = x.shape[1], x.shape[2]
-        if self.draw_input:
-            x = x + self.s_in[:, None, None] * self._noise(INPUT_STREAM, t, rows, cols)
-        hidden_noise = None
-        if self.draw_hidden:
-            hidden_noise = self._noise(HIDDEN_STREAM, t, rows, self.width)
-        pre, hidden, logits = self._forward(w1, b1, w2, b2, x, hidden_noise)
+        opt, n = self.opt, self.n_params
+        params, m, v, t = state[:n], state[n : 2 * n], state[2 * n : 3 * n], state[3 * n]
+        logits, layers = self._forward(params, x, t)
         loss_sum, correct_sum = self._loss_acc(logits, y, mask)
         count = tf.reduce_sum(mask, 1)
         # d(mean BCE)/d(logit) = (sigmoid - y) / n over the batch's valid rows.
         g_logits = mask * (tf.sigmoid(logits) - y) / tf.maximum(count, 1.0)[:, None]
-        g_w2 = tf.einsum("kbh,kb->kh", hidden, g_logits)
-        g_b2 = tf.reduce_sum(g_logits, 1)
-        g_pre = tf.where(pre > 0, g_logits[:, :, None] * w2[:, None, :], 0.0)
-        g_w1 = tf.matmul(x, g_pre, transpose_a=True)
-        g_b1 = tf.reduce_sum(g_pre, 1)
-        grads = (g_w1, g_b1, g_w2, g_b2)
+        grads = self._gradients(layers, g_logits)
         # A member whose rows ran out this epoch (smaller CV fold) takes no step, as in Keras.
         active = count > 0
         t_new = t + tf.cast(active, tf.float32)
@@ -336,7 +389,7 @@ class _ChunkTrainer:
             / (1.0 - tf.pow(opt.beta_1, t_new))
         )
         new_params, new_m, new_v = [], [], []
-        for p, g, mi, vi in zip((w1, b1, w2, b2), grads, m, v, strict=True):
+        for p, g, mi, vi in zip(params, grads, m, v, strict=True):
             shape = [self.k] + [1] * (len(p.shape) - 1)
             mi2 = mi + (g - mi) * (1.0 - opt.beta_1)
             vi2 = vi + (tf.square(g) - vi) * (1.0 - opt.beta_2)
@@ -354,8 +407,7 @@ class _ChunkTrainer:
         return (*new_params, *new_m, *new_v, t_new), loss_sum, correct_sum
 
     def _validate(self, state: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, tf.Tensor]:
-        w1, b1, w2, b2 = state[0:4]
-        _, _, logits = self._forward(w1, b1, w2, b2, self.xv, None)
+        logits, _ = self._forward(state[: self.n_params], self.xv, None)
         loss_sum, correct_sum = self._loss_acc(logits, self.yv, self.mv)
         n = tf.maximum(tf.reduce_sum(self.mv, 1), 1.0)
         return loss_sum / n, correct_sum / n

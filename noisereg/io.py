@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(temp):
             os.remove(temp)
+
+
+# Zip archives (.keras, .npz) stamp each entry with the wall-clock time, and Keras also
+# writes the save date into metadata.json: equal weights would give unequal bytes, and DVC
+# would see a changed output on every rerun. Fixed stamps make the bytes a function of the
+# content alone.
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_KERAS_METADATA = "metadata.json"
+
+
+def make_zip_reproducible(path: str | Path) -> None:
+    """Rewrite a zip archive in place with fixed timestamps (and Keras' save date fixed)."""
+    with zipfile.ZipFile(path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    with atomic_path(path) as temp, zipfile.ZipFile(temp, "w") as target:
+        for info, data in entries:
+            if info.filename == _KERAS_METADATA:
+                metadata = json.loads(data)
+                metadata["date_saved"] = "1980-01-01@00:00:00"
+                data = json.dumps(metadata, sort_keys=True).encode()
+            fixed = zipfile.ZipInfo(info.filename, _FIXED_ZIP_TIME)
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = info.external_attr
+            target.writestr(fixed, data)
 
 
 def write_text(path: str | Path, text: str) -> None:

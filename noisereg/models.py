@@ -2,50 +2,69 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
-import numpy as np
 
-from noisereg.engine import MLPWeights
+from noisereg.io import make_zip_reproducible
+from noisereg.net import MLPWeights, Net
 
 
 def build_model(
-    width: int, input_stddev: float, hidden_stddev: float, n_inputs: int = 2
+    net: Net, n_inputs: int = 2, dense: Callable[..., keras.layers.Layer] = keras.layers.Dense
 ) -> keras.Model:
-    """Return Input -> [GaussianNoise] -> Dense -> [GaussianNoise] -> ReLU -> Dense(1, sigmoid).
+    """Return the Keras stack of a Net: the layer order documented in `noisereg.net`.
 
-    Hidden noise sits on the pre-activation, and ReLU is applied once, also when both
-    placements are on (the reference's "both" model applied ReLU twice, putting its hidden
-    noise after the activation). A noise layer is present only when its stddev is positive.
+    A noise layer is present only where its stddev (or rate) is positive. Keras has no layer
+    for weight noise; it is training-only, so the inference model is the same without it,
+    and tests pass a noisy `dense` factory to get the training semantics.
+    Hidden noise sits on the pre-activation and ReLU is applied once (the reference's
+    "both" model applied ReLU twice, putting its hidden noise after the activation).
     """
     layers: list[keras.layers.Layer] = [keras.Input(shape=(n_inputs,))]
-    if input_stddev > 0:
-        layers.append(keras.layers.GaussianNoise(input_stddev, name="input_noise"))
-    layers.append(keras.layers.Dense(width, name="hidden"))
-    if hidden_stddev > 0:
-        layers.append(keras.layers.GaussianNoise(hidden_stddev, name="hidden_noise"))
-    layers.append(keras.layers.ReLU(name="relu"))
-    layers.append(keras.layers.Dense(1, activation="sigmoid", name="output"))
+    if net.input_stddev > 0:
+        layers.append(keras.layers.GaussianNoise(net.input_stddev, name="input_noise"))
+    for i, width in enumerate(net.hidden_units):
+        layers.append(dense(width, name=f"hidden_{i}"))
+        if net.pre_stddev[i] > 0:
+            layers.append(keras.layers.GaussianNoise(net.pre_stddev[i], name=f"pre_noise_{i}"))
+        layers.append(keras.layers.ReLU(name=f"relu_{i}"))
+        if net.post_stddev[i] > 0:
+            layers.append(keras.layers.GaussianNoise(net.post_stddev[i], name=f"post_noise_{i}"))
+        if net.dropout_rate[i] > 0:
+            layers.append(keras.layers.GaussianDropout(net.dropout_rate[i], name=f"dropout_{i}"))
+    if net.logit_stddev > 0:
+        layers.append(dense(1, name="output"))
+        layers.append(keras.layers.GaussianNoise(net.logit_stddev, name="logit_noise"))
+        layers.append(keras.layers.Activation("sigmoid", name="sigmoid"))
+    else:
+        layers.append(dense(1, activation="sigmoid", name="output"))
     return keras.Sequential(layers)
 
 
-def to_keras(weights: MLPWeights, input_stddev: float, hidden_stddev: float) -> keras.Model:
-    """Return a Keras model of the given noise placements holding the trained weights."""
-    model = build_model(weights.w1.shape[1], input_stddev, hidden_stddev, weights.w1.shape[0])
+def to_keras(weights: MLPWeights, net: Net) -> keras.Model:
+    """Return the Keras model of a Net holding the trained weights."""
+    if weights.hidden_units != net.hidden_units:
+        raise ValueError(f"weights of widths {weights.hidden_units} do not fit {net.hidden_units}")
+    model = build_model(net, weights.kernels[0].shape[0])
     model.set_weights(weights.as_list())
     return model
 
 
 def save_keras(model: keras.Model, path: Path) -> None:
-    """Save a model as .keras via a temporary file, so a crash never leaves a partial file."""
+    """Save a model as .keras via a temporary file, so a crash never leaves a partial file.
+
+    Equal weights give equal bytes (fixed zip timestamps and save date), so DVC sees a
+    retrained, unchanged model as unchanged.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.stem + ".partial.keras")
     model.save(partial)
+    make_zip_reproducible(partial)
     partial.replace(path)
 
 
 def weights_of(model: keras.Model) -> MLPWeights:
     """Return the dense weights of a model built by `build_model`."""
-    w1, b1, w2, b2 = (np.asarray(w, np.float32) for w in model.get_weights())
-    return MLPWeights(w1, b1, w2, b2)
+    return MLPWeights.from_list(model.get_weights())

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from noisereg.engine import MLPWeights
 from noisereg.io import (
     InputError,
     atomic_dir,
+    make_zip_reproducible,
     read_csv,
     read_json,
     read_with,
@@ -19,9 +19,10 @@ from noisereg.io import (
     write_json,
 )
 from noisereg.models import save_keras, to_keras
+from noisereg.net import MLPWeights
 from noisereg.params import VariantParams
 from noisereg.stats import CI_METHOD, holm, paired_comparison, summarize
-from noisereg.study import GridResult, ReplicateRun
+from noisereg.study import GridResult, ReplicateRun, net_of
 
 REPLICATE_COLUMNS = ["replicate", "init_seed", "train_acc", "test_acc", "test_loss"]
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc"]
@@ -29,9 +30,22 @@ GRID_COLUMNS = ["hidden_units", "noise", "cv_mean", "cv_std"]
 SWEEP_COLUMNS = ["placement", "stddev", "test_acc_mean", "test_acc_ci_low", "test_acc_ci_high"]
 
 
+COMPARISONS_PATH = Path("metrics") / "comparisons.json"
+
+
 def model_dir(name: str) -> Path:
     """Return models/<variant>/, holding seed_<i>.keras and the stacked weights.npz."""
     return Path("models") / name
+
+
+def replicates_path(name: str) -> Path:
+    """Return plots/replicates/<variant>.csv: one row per seed (the compare stage reads all)."""
+    return Path("plots") / "replicates" / f"{name}.csv"
+
+
+def history_path(name: str) -> Path:
+    """Return plots/history/<variant>.csv: logged curves, mean and std over seeds."""
+    return Path("plots") / "history" / f"{name}.csv"
 
 
 def replicate_metrics(per_seed: pd.DataFrame, confidence: float) -> dict[str, Any]:
@@ -47,31 +61,37 @@ def replicate_metrics(per_seed: pd.DataFrame, confidence: float) -> dict[str, An
 
 
 def write_variant(name: str, variant: VariantParams, run: ReplicateRun, confidence: float) -> None:
-    """Write models/<name>/, metrics/<name>.json and plots/<name>/{history,replicates}.csv."""
+    """Write models/<name>/, metrics/<name>.json and the variant's history and replicates."""
+    net = net_of(variant)
     with atomic_dir(model_dir(name)) as directory:
         for i, weights in enumerate(run.weights):
-            model = to_keras(weights, variant.input_stddev, variant.hidden_stddev)
-            save_keras(model, directory / f"seed_{i}.keras")
-        stacked: dict[str, Any] = {
-            f"{key}": np.stack([getattr(w, key) for w in run.weights])
-            for key in ("w1", "b1", "w2", "b2")
-        }
+            save_keras(to_keras(weights, net), directory / f"seed_{i}.keras")
+        stacked: dict[str, Any] = {}
+        for layer in range(net.depth + 1):
+            stacked[f"kernel_{layer}"] = np.stack([w.kernels[layer] for w in run.weights])
+            stacked[f"bias_{layer}"] = np.stack([w.biases[layer] for w in run.weights])
         np.savez(directory / "weights.npz", **stacked)
-    write_csv(Path("plots") / name / "history.csv", run.history)
-    write_csv(Path("plots") / name / "replicates.csv", run.per_seed)
+        make_zip_reproducible(directory / "weights.npz")
+    write_csv(history_path(name), run.history)
+    write_csv(replicates_path(name), run.per_seed)
     metrics = replicate_metrics(run.per_seed, confidence)
-    metrics.update(input_stddev=variant.input_stddev, hidden_stddev=variant.hidden_stddev)
+    metrics.update(
+        hidden_units=list(variant.hidden_units),
+        noise=net.describe(),
+        dataset=variant.dataset,
+        compare_to=variant.compare_to,
+    )
     write_json(Path("metrics") / f"{name}.json", metrics)
 
 
 def read_replicates(name: str) -> pd.DataFrame:
-    """Read plots/<name>/replicates.csv, written by train@<name>."""
-    return read_csv(Path("plots") / name / "replicates.csv", f"train@{name}", REPLICATE_COLUMNS)
+    """Read plots/replicates/<name>.csv, written by train@<name>."""
+    return read_csv(replicates_path(name), f"train@{name}", REPLICATE_COLUMNS)
 
 
 def read_history(name: str) -> pd.DataFrame:
-    """Read plots/<name>/history.csv, written by train@<name>."""
-    return read_csv(Path("plots") / name / "history.csv", f"train@{name}", HISTORY_COLUMNS)
+    """Read plots/history/<name>.csv, written by train@<name>."""
+    return read_csv(history_path(name), f"train@{name}", HISTORY_COLUMNS)
 
 
 def read_weights(name: str) -> list[MLPWeights]:
@@ -79,8 +99,13 @@ def read_weights(name: str) -> list[MLPWeights]:
 
     def reader(path: Path) -> list[MLPWeights]:
         with np.load(path) as data:
-            arrays = [data[key] for key in ("w1", "b1", "w2", "b2")]
-        return [MLPWeights(*(a[i] for a in arrays)) for i in range(len(arrays[0]))]
+            layers = sum(1 for key in data.files if key.startswith("kernel_"))
+            kernels = [data[f"kernel_{i}"] for i in range(layers)]
+            biases = [data[f"bias_{i}"] for i in range(layers)]
+        return [
+            MLPWeights(tuple(k[r] for k in kernels), tuple(b[r] for b in biases))
+            for r in range(len(kernels[0]))
+        ]
 
     return read_with(model_dir(name) / "weights.npz", f"train@{name}", reader)
 
@@ -93,18 +118,28 @@ def read_metrics(name: str, producer: str) -> dict[str, Any]:
     return payload
 
 
-def comparisons(per_seed: dict[str, pd.DataFrame], confidence: float) -> dict[str, Any]:
-    """Return paired test-accuracy comparisons of every variant against baseline, Holm-adjusted."""
-    baseline = per_seed["baseline"]["test_acc"].to_numpy()
+def comparisons(
+    per_seed: dict[str, pd.DataFrame], variants: dict[str, VariantParams], confidence: float
+) -> dict[str, Any]:
+    """Return paired test-accuracy comparisons of each variant against its `compare_to`.
+
+    Holm's correction runs over all comparisons together.
+    """
     result: dict[str, Any] = {}
-    for name, frame in per_seed.items():
-        if name == "baseline":
+    for name, variant in variants.items():
+        if variant.compare_to is None:
             continue
-        if len(frame) != len(baseline):
+        reference = per_seed[variant.compare_to]["test_acc"].to_numpy()
+        frame = per_seed[name]
+        if len(frame) != len(reference):
             raise ValueError(
-                f"variant '{name}' has {len(frame)} replicates, baseline {len(baseline)}"
+                f"variant '{name}' has {len(frame)} replicates, "
+                f"'{variant.compare_to}' has {len(reference)}"
             )
-        result[name] = paired_comparison(frame["test_acc"].to_numpy(), baseline, confidence)
+        result[name] = {
+            "compare_to": variant.compare_to,
+            **paired_comparison(frame["test_acc"].to_numpy(), reference, confidence),
+        }
     adjusted = holm({name: c["p_value"] for name, c in result.items()})
     for name, comparison in result.items():
         comparison["p_holm"] = adjusted[name]

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 import yaml
 
 PLACEMENTS = ("input", "hidden", "both")
+DATASETS = ("reference", "large")
+MAX_DEPTH = 10
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -22,20 +24,27 @@ class ParamsError(ValueError):
 
 @dataclass(frozen=True)
 class DataParams:
+    """The `data` section: make_circles settings, the split, and the large dataset's size."""
+
     n_samples: int
     noise: float
     random_state: int
     test_size: float
     split_random_state: int
+    large_n_samples: int
 
 
 @dataclass(frozen=True)
 class ModelParams:
+    """The `model` section: the reference net's hidden width."""
+
     hidden_units: int
 
 
 @dataclass(frozen=True)
 class TrainParams:
+    """The `train` section: Adam, epochs, minibatching, replicate seeds and logging."""
+
     epochs: int
     batch_size: int
     learning_rate: float
@@ -51,12 +60,41 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class VariantParams:
+    """One variant: architecture, noise per placement, dataset, and its comparison reference.
+
+    Per-layer settings hold one value per hidden layer; `compare_to` is None for a variant
+    that is itself a reference (baseline and the noiseless nets of other settings).
+    """
+
+    hidden_units: tuple[int, ...]
     input_stddev: float
-    hidden_stddev: float
+    hidden_stddev: tuple[float, ...]
+    post_activation_stddev: tuple[float, ...]
+    dropout_rate: tuple[float, ...]
+    weight_stddev: float
+    logit_stddev: float
+    dataset: str
+    compare_to: str | None
+
+    @property
+    def noiseless(self) -> bool:
+        """Return True when the variant adds no noise anywhere."""
+        return not any(
+            (
+                self.input_stddev,
+                *self.hidden_stddev,
+                *self.post_activation_stddev,
+                *self.dropout_rate,
+                self.weight_stddev,
+                self.logit_stddev,
+            )
+        )
 
 
 @dataclass(frozen=True)
 class GridParams:
+    """The `grid` section: widths x hidden-noise stddevs and the repeated CV."""
+
     hidden_units: tuple[int, ...]
     stddevs: tuple[float, ...]
     cv_folds: int
@@ -66,12 +104,16 @@ class GridParams:
 
 @dataclass(frozen=True)
 class SweepParams:
+    """The `sweep` section: extra noise stddevs per placement at the model's width."""
+
     stddevs: tuple[float, ...]
     placements: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class ReportParams:
+    """The `report` section: title, decision-map resolution, CI level."""
+
     title: str
     heatmap_resolution: int
     confidence: float
@@ -79,6 +121,8 @@ class ReportParams:
 
 @dataclass(frozen=True)
 class Params:
+    """Every validated section of params.yaml."""
+
     data: DataParams
     model: ModelParams
     train: TrainParams
@@ -153,7 +197,8 @@ def _one_of(choices: tuple[str, ...]) -> Rule:
     return check
 
 
-STDDEV = _number(0.0, 100.0)
+# Keras GaussianNoise accepts stddev in [0, 1]; every variant must export to Keras.
+STDDEV = _number(0.0, 1.0)
 SCHEMA: dict[str, dict[str, Rule]] = {
     "data": {
         "n_samples": _integer(10, 1_000_000),
@@ -161,6 +206,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "random_state": _integer(0, 2**31 - 1),
         "test_size": _number(0.0, 1.0, low_open=True, high_open=True),
         "split_random_state": _integer(0, 2**31 - 1),
+        "large_n_samples": _integer(10, 1_000_000),
     },
     "model": {"hidden_units": _integer(1, 100_000)},
     "train": {
@@ -176,7 +222,6 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "log_every": _integer(1),
         "max_models_per_graph": _integer(1, 100_000),
     },
-    "variant": {"input_stddev": STDDEV, "hidden_stddev": STDDEV},
     "grid": {
         "hidden_units": _list_of(_integer(1, 100_000)),
         "stddevs": _list_of(STDDEV),
@@ -185,7 +230,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "seed": _integer(0, 2**31 - 1),
     },
     "sweep": {
-        "stddevs": _list_of(_number(0.0, 100.0, low_open=True)),
+        "stddevs": _list_of(_number(0.0, 1.0, low_open=True)),
         "placements": _list_of(_one_of(PLACEMENTS)),
     },
     "report": {
@@ -231,6 +276,127 @@ def _section(raw: Any, path: str, rules: dict[str, Rule], cls: type[T]) -> T:
     return cls(**values)
 
 
+def _per_layer(rule: Rule) -> Rule:
+    """Accept one value for every hidden layer or a list with one value per layer."""
+
+    def check(value: Any) -> str | None:
+        allowed = f"{rule(None)}, or a list of those with one value per hidden layer"
+        if isinstance(value, list):
+            ok = bool(value) and all(rule(v) is None for v in value)
+            return None if ok else allowed
+        return None if rule(value) is None else allowed
+
+    return check
+
+
+def _width_list(value: Any) -> str | None:
+    width = _integer(1, 100_000)
+    allowed = f"{width(None)}, or a list of 1 to {MAX_DEPTH} of those (one per hidden layer)"
+    if isinstance(value, list):
+        ok = 0 < len(value) <= MAX_DEPTH and all(width(v) is None for v in value)
+        return None if ok else allowed
+    return None if width(value) is None else allowed
+
+
+def _variant_name_or_null(value: Any) -> str | None:
+    ok = value is None or (isinstance(value, str) and bool(_VARIANT_NAME.match(value)))
+    return None if ok else "a variant name or null"
+
+
+# Variant keys and their defaults (None: filled in from context by `_variant`).
+VARIANT_SCHEMA: dict[str, tuple[Rule, Any]] = {
+    "hidden_units": (_width_list, None),
+    "input_stddev": (STDDEV, 0.0),
+    "hidden_stddev": (_per_layer(STDDEV), 0.0),
+    "post_activation_stddev": (_per_layer(STDDEV), 0.0),
+    "dropout_rate": (_per_layer(_number(0.0, 1.0, high_open=True)), 0.0),
+    "weight_stddev": (STDDEV, 0.0),
+    "logit_stddev": (STDDEV, 0.0),
+    "dataset": (_one_of(DATASETS), "reference"),
+    "compare_to": (_variant_name_or_null, None),
+}
+
+
+def _variant(raw: Any, name: str, default_width: int) -> VariantParams:
+    path = f"variants.{name}"
+    if not isinstance(raw, Mapping):
+        raise ParamsError(
+            f"params: '{path}' must be a mapping with keys from {', '.join(VARIANT_SCHEMA)}"
+        )
+    for key in raw:
+        if key not in VARIANT_SCHEMA:
+            raise _unknown_key(f"{path}.", str(key), list(VARIANT_SCHEMA))
+    values: dict[str, Any] = {}
+    for key, (rule, default) in VARIANT_SCHEMA.items():
+        value = raw.get(key, default)
+        if key in raw and (problem := rule(value)) is not None:
+            raise ParamsError(f"params: '{path}.{key}' must be {problem}, got {value!r}")
+        values[key] = value
+    units = values["hidden_units"] if values["hidden_units"] is not None else default_width
+    values["hidden_units"] = tuple(units) if isinstance(units, list) else (units,)
+    depth = len(values["hidden_units"])
+    for key in ("hidden_stddev", "post_activation_stddev", "dropout_rate"):
+        value = values[key]
+        if isinstance(value, list) and len(value) != depth:
+            raise ParamsError(
+                f"params: '{path}.{key}' must have one value per hidden layer ({depth}), "
+                f"got {value!r}"
+            )
+        values[key] = (
+            tuple(float(v) for v in value) if isinstance(value, list) else ((float(value),) * depth)
+        )
+    for key in ("input_stddev", "weight_stddev", "logit_stddev"):
+        values[key] = float(values[key])
+    if "compare_to" not in raw and name != "baseline":
+        values["compare_to"] = "baseline"
+    return VariantParams(**values)
+
+
+def _variants(raw: Any, default_width: int) -> dict[str, VariantParams]:
+    """Parse `variants`, then check every variant's comparison reference."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise ParamsError("params: 'variants' must be a non-empty mapping of name -> settings")
+    if "baseline" not in raw:
+        raise ParamsError("params: 'variants' must include 'baseline' (the comparison reference)")
+    variants = {}
+    for name, settings in raw.items():
+        if not isinstance(name, str) or not _VARIANT_NAME.match(name):
+            raise ParamsError(
+                f"params: variant name {name!r} must use only letters, digits and '_'"
+            )
+        variants[name] = _variant(settings, name, default_width)
+    baseline = variants["baseline"]
+    if (
+        not baseline.noiseless
+        or baseline.dataset != "reference"
+        or baseline.hidden_units != (default_width,)
+        or baseline.compare_to is not None
+    ):
+        raise ParamsError(
+            "params: 'variants.baseline' must be the reference net without noise: no noise "
+            "keys above 0, dataset 'reference', hidden_units = model.hidden_units, no compare_to"
+        )
+    for name, variant in variants.items():
+        target = variant.compare_to
+        if target is None:
+            continue
+        key = f"variants.{name}.compare_to"
+        if target == name or target not in variants:
+            others = [n for n in variants if n != name]
+            raise ParamsError(
+                f"params: '{key}' must name another variant or be null; allowed: "
+                f"{', '.join(others)}, null; got {target!r}"
+            )
+        reference = variants[target]
+        if (reference.hidden_units, reference.dataset) != (variant.hidden_units, variant.dataset):
+            raise ParamsError(
+                f"params: '{key}' must name a variant with the same hidden_units and dataset "
+                f"(paired by seed), got '{target}' ({list(reference.hidden_units)}, "
+                f"{reference.dataset}) for {list(variant.hidden_units)}, {variant.dataset}"
+            )
+    return variants
+
+
 def parse_params(raw: Any) -> Params:
     """Return validated Params from the parsed YAML mapping, or raise ParamsError."""
     if not isinstance(raw, Mapping):
@@ -243,27 +409,11 @@ def parse_params(raw: Any) -> Params:
     for key in SECTIONS:
         if key not in raw:
             raise ParamsError(f"params: missing section '{key}'")
-    raw_variants = raw["variants"]
-    if not isinstance(raw_variants, Mapping) or not raw_variants:
-        raise ParamsError(
-            "params: 'variants' must be a non-empty mapping of name -> noise settings"
-        )
-    if "baseline" not in raw_variants:
-        raise ParamsError("params: 'variants' must include 'baseline' (the comparison reference)")
-    variants = {}
-    for name, settings in raw_variants.items():
-        if not isinstance(name, str) or not _VARIANT_NAME.match(name):
-            raise ParamsError(
-                f"params: variant name {name!r} must use only letters, digits and '_'"
-            )
-        variants[name] = _section(settings, f"variants.{name}", SCHEMA["variant"], VariantParams)
-    if variants["baseline"] != VariantParams(0.0, 0.0):
-        raise ParamsError(
-            "params: 'variants.baseline' must have input_stddev 0 and hidden_stddev 0"
-        )
+    model = _section(raw["model"], "model", SCHEMA["model"], ModelParams)
+    variants = _variants(raw["variants"], model.hidden_units)
     params = Params(
         data=_section(raw["data"], "data", SCHEMA["data"], DataParams),
-        model=_section(raw["model"], "model", SCHEMA["model"], ModelParams),
+        model=model,
         train=_section(raw["train"], "train", SCHEMA["train"], TrainParams),
         variants=variants,
         grid=_section(raw["grid"], "grid", SCHEMA["grid"], GridParams),
@@ -275,6 +425,14 @@ def parse_params(raw: Any) -> Params:
         raise ParamsError(
             f"params: 'data.test_size' {params.data.test_size} leaves {n_train} training and "
             f"{n_test} test points; need >= 2 and >= 1"
+        )
+    large_train = params.data.large_n_samples - math.ceil(
+        params.data.test_size * params.data.large_n_samples
+    )
+    if large_train < 2 or params.data.large_n_samples - large_train < 1:
+        raise ParamsError(
+            f"params: 'data.large_n_samples' {params.data.large_n_samples} leaves {large_train} "
+            "training points at this test_size; need >= 2 training and >= 1 test point"
         )
     if params.grid.cv_folds > n_train // 2:
         raise ParamsError(

@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from noisereg.data import Split
-from noisereg.engine import MLPWeights, predict_logits
 from noisereg.io import atomic_path
+from noisereg.net import MLPWeights, predict_logits
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 TRAIN_COLOUR, VAL_COLOUR = "#0072B2", "#D55E00"
@@ -34,16 +34,38 @@ def save_figure(figure: Figure, path: Path) -> None:
     plt.close(figure)
 
 
-def training_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
-    """Loss and accuracy vs epoch per variant: mean line, +-1 std band, shared axes."""
-    names = list(histories)
+PANELS_PER_ROW = 4
+
+
+def _panel_grid(count: int, rows_per_panel: int, size: tuple[float, float]) -> tuple[Figure, Any]:
+    """Return a figure with `count` panels (each `rows_per_panel` axes tall), 4 to a row."""
+    columns = min(PANELS_PER_ROW, count)
+    groups = -(-count // columns)
     figure, axes = plt.subplots(
-        2, len(names), figsize=(3.2 * len(names), 5.6), sharex=True, sharey="row", squeeze=False
+        groups * rows_per_panel,
+        columns,
+        figsize=(size[0] * columns + 0.8, size[1] * groups * rows_per_panel),
+        squeeze=False,
     )
-    for col, name in enumerate(names):
+    for index in range(count, groups * columns):
+        for row in range(rows_per_panel):
+            axes[(index // columns) * rows_per_panel + row][index % columns].set_visible(False)
+    return figure, axes
+
+
+def training_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
+    """Loss and accuracy vs epoch per variant: mean line, +-1 std band, same axes everywhere."""
+    names = list(histories)
+    figure, axes = _panel_grid(len(names), 2, (3.2, 2.6))
+    columns = axes.shape[1]
+    loss_axes: list[Any] = []
+    acc_axes: list[Any] = []
+    for index, name in enumerate(names):
         frame = histories[name]
+        top = (index // columns) * 2
         for row, metric in enumerate(("loss", "acc")):
-            ax = axes[row][col]
+            ax = axes[top + row][index % columns]
+            (loss_axes if metric == "loss" else acc_axes).append(ax)
             for split, colour, label in (
                 ("train", TRAIN_COLOUR, "train (with noise)"),
                 ("val", VAL_COLOUR, "test"),
@@ -57,16 +79,23 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
                         frame["epoch"], mean - std, mean + std, color=colour, alpha=0.2, lw=0
                     )
             ax.grid(alpha=0.3)
-            if row == 0:
+            if metric == "loss":
                 ax.set_title(name)
                 ax.set_yscale("log")
-            if col == 0:
+                ax.tick_params(labelbottom=False)
+            else:
+                ax.set_xlabel("epoch")
+            if index % columns == 0:
                 ax.set_ylabel(
                     "binary cross-entropy" if metric == "loss" else "accuracy (fraction correct)"
                 )
-            if row == 1:
-                ax.set_xlabel("epoch")
-    axes[0][0].legend(loc="best", fontsize=8)
+    # Same axes across variants, so curves compare at a glance.
+    for group in (loss_axes, acc_axes):
+        lows, highs = zip(*(ax.get_ylim() for ax in group), strict=True)
+        for ax in group:
+            ax.set_ylim(min(lows), max(highs))
+            ax.set_xlim(0, max(float(f["epoch"].max()) for f in histories.values()))
+    loss_axes[0].legend(loc="best", fontsize=8)
     figure.suptitle("Training curves: mean over replicates, band = +-1 std")
     figure.tight_layout()
     return figure
@@ -95,19 +124,28 @@ def decision_surface(weights: Sequence[MLPWeights], xs: np.ndarray, ys: np.ndarr
 
 
 def decision_maps(
-    surfaces: Mapping[str, np.ndarray], xs: np.ndarray, ys: np.ndarray, split: Split
+    surfaces: Mapping[str, np.ndarray],
+    xs: np.ndarray,
+    ys: np.ndarray,
+    splits: Mapping[str, Split],
 ) -> Figure:
-    """One panel per variant, shared 0..1 colour scale, train and test points marked apart."""
+    """One panel per variant, shared 0..1 colour scale, train and test points marked apart.
+
+    `splits` gives each variant the dataset it was trained on; its points are drawn.
+    """
     names = list(surfaces)
-    figure, axes = plt.subplots(
-        1, len(names), figsize=(3.4 * len(names) + 0.8, 3.6), sharey=True, squeeze=False
-    )
+    figure, axes = _panel_grid(len(names), 1, (3.4, 3.5))
+    columns = axes.shape[1]
     mesh: Any = None
-    for ax, name in zip(axes[0], names, strict=True):
+    for index, name in enumerate(names):
+        ax = axes[index // columns][index % columns]
         mesh = ax.pcolormesh(
             xs, ys, surfaces[name], cmap=PROBABILITY_CMAP, vmin=0.0, vmax=1.0, shading="auto"
         )
         ax.contour(xs, ys, surfaces[name], levels=[0.5], colors="k", linewidths=0.8)
+        split = splits[name]
+        # Large datasets would bury the map under markers: draw them smaller.
+        scale = 1.0 if len(split.y_train) <= 100 else 0.25
         for x, y, marker, label in (
             (split.x_train, split.y_train, "o", "train"),
             (split.x_test, split.y_test, "^", "test"),
@@ -120,17 +158,21 @@ def decision_maps(
                 vmin=-0.3,
                 vmax=1.3,
                 marker=marker,
-                s=26 if marker == "o" else 18,
+                s=(26 if marker == "o" else 18) * scale,
                 edgecolors="k",
-                linewidths=0.6,
+                linewidths=0.6 * scale,
                 label=label,
             )
+        ax.set_xlim(xs[0], xs[-1])
+        ax.set_ylim(ys[0], ys[-1])
         ax.set_title(name)
         ax.set_xlabel("x1")
         ax.set_aspect("equal")
-    axes[0][0].set_ylabel("x2")
+        if index % columns == 0:
+            ax.set_ylabel("x2")
     axes[0][0].legend(loc="lower left", fontsize=7, framealpha=0.8)
-    figure.colorbar(mesh, ax=list(axes[0]), label="mean P(class 1) over replicates", shrink=0.85)
+    visible = [ax for ax in axes.ravel() if ax.get_visible()]
+    figure.colorbar(mesh, ax=visible, label="mean P(class 1) over replicates", shrink=0.85)
     return figure
 
 
@@ -211,8 +253,9 @@ def paired_differences(rows: Sequence[Mapping[str, Any]]) -> Figure:
             [mean], [i], xerr=[[mean - low], [high - mean]], fmt="o", color="#0072B2", capsize=4
         )
     ax.axvline(0.0, color="k", lw=1)
-    ax.set_yticks(range(len(rows)), [str(r["variant"]) for r in rows])
-    ax.set_xlabel("test accuracy difference vs baseline (paired by seed)")
+    labels = [f"{r['variant']} vs {r.get('compare_to', 'baseline')}" for r in rows]
+    ax.set_yticks(range(len(rows)), labels)
+    ax.set_xlabel("test accuracy difference vs the noiseless reference (paired by seed)")
     ax.grid(alpha=0.3, axis="x")
     ax.set_title("Paired differences with confidence intervals")
     return figure

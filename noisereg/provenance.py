@@ -62,7 +62,14 @@ def package_versions() -> str:
     return ", ".join(versions)
 
 
-def collect(seeds: str) -> dict[str, Any]:
+def wall_times(timings: dict[str, float]) -> str:
+    """Return 'stage s, ...' by stage name, or a note when no stage has recorded one."""
+    if not timings:
+        return "not recorded (no stage has run on this checkout)"
+    return ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in timings.items())
+
+
+def collect(seeds: str, timings: dict[str, float]) -> dict[str, Any]:
     """Return the provenance table of the report."""
     table: dict[str, Any] = {
         "git commit": git_commit(),
@@ -70,6 +77,7 @@ def collect(seeds: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": package_versions(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+        "wall time per stage (last run here)": wall_times(timings),
     }
     for path, md5 in input_hashes().items():
         table[f"md5 of {path} (dvc.lock)"] = md5

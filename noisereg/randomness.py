@@ -2,20 +2,23 @@
 
 A model's result must not depend on which other models share its batch, so nothing here
 uses a generator whose state advances with the batch: initial weights come from a NumPy
-generator keyed by (seed, width) and every noise draw is a stateless TensorFlow op keyed by
-(noise seed, step, stream).
+generator keyed by (seed, widths) and every noise draw is a stateless TensorFlow op keyed by
+(stream seed, step), where each noise placement of a model has its own stream seed derived
+from the model's noise seed.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import numpy as np
 import tensorflow as tf
 
+from noisereg.net import MLPWeights
+
 # Seeds are fed to TF stateless ops as int32 pairs; keep them in the positive int32 range.
 _SEED_MASK = 0x7FFFFFFF
-
-INPUT_STREAM = 0
-HIDDEN_STREAM = 1
 
 
 def derive_seed(*keys: int) -> int:
@@ -25,15 +28,22 @@ def derive_seed(*keys: int) -> int:
 
 
 def glorot_uniform_mlp(
-    init_seed: int, width: int, n_inputs: int = 2
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return (W1, b1, W2, b2) float32 arrays as Keras' glorot_uniform + zeros would draw."""
-    rng = np.random.default_rng(np.random.SeedSequence([init_seed, width]))
-    limit_1 = np.sqrt(6.0 / (n_inputs + width))
-    limit_2 = np.sqrt(6.0 / (width + 1))
-    w1 = rng.uniform(-limit_1, limit_1, size=(n_inputs, width)).astype(np.float32)
-    w2 = rng.uniform(-limit_2, limit_2, size=(width, 1)).astype(np.float32)
-    return w1, np.zeros(width, np.float32), w2, np.zeros(1, np.float32)
+    init_seed: int, hidden_units: int | Sequence[int], n_inputs: int = 2
+) -> MLPWeights:
+    """Return initial weights as Keras' glorot_uniform kernels and zero biases would draw them.
+
+    Keyed by (seed, widths), so replicate i of every variant with the same architecture
+    starts from the same weights (common random numbers).
+    """
+    units = [hidden_units] if isinstance(hidden_units, int) else list(hidden_units)
+    rng = np.random.default_rng(np.random.SeedSequence([init_seed, *units]))
+    sizes = [n_inputs, *units, 1]
+    kernels, biases = [], []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        kernels.append(rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32))
+        biases.append(np.zeros(fan_out, np.float32))
+    return MLPWeights(tuple(kernels), tuple(biases))
 
 
 def standard_normal(seeds: list[tf.Tensor], rows: int, cols: int) -> tf.Tensor:

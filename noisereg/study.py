@@ -16,7 +16,8 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 
 from noisereg import engine
 from noisereg.data import Split
-from noisereg.params import GridParams, Params, SweepParams, TrainParams
+from noisereg.net import MLPWeights, Net, predict_logits
+from noisereg.params import GridParams, Params, SweepParams, TrainParams, VariantParams
 from noisereg.randomness import derive_seed
 
 
@@ -26,7 +27,20 @@ class ReplicateRun:
 
     per_seed: pd.DataFrame  # replicate, init_seed, train_acc, test_acc, test_loss
     history: pd.DataFrame  # epoch, <column>, <column>_std
-    weights: list[engine.MLPWeights]
+    weights: list[MLPWeights]
+
+
+def net_of(variant: VariantParams) -> Net:
+    """Return the engine's description of a variant's net and noise."""
+    return Net(
+        hidden_units=variant.hidden_units,
+        input_stddev=variant.input_stddev,
+        pre_stddev=variant.hidden_stddev,
+        post_stddev=variant.post_activation_stddev,
+        dropout_rate=variant.dropout_rate,
+        weight_stddev=variant.weight_stddev,
+        logit_stddev=variant.logit_stddev,
+    )
 
 
 def optimization(train: TrainParams) -> engine.Optimization:
@@ -59,17 +73,17 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def train_replicates(
-    split: Split, configs: list[tuple[int, float, float]], train: TrainParams, label: str
+    split: Split, nets: list[Net], train: TrainParams, label: str
 ) -> list[ReplicateRun]:
-    """Train each (width, input_stddev, hidden_stddev) config over the replicate seeds.
+    """Train each net over the replicate seeds.
 
-    All configs go to the engine in one call, so configs of one width share a graph.
+    All nets go to the engine in one call, so nets of one architecture share a graph.
     """
     all_train, all_test = tuple(range(len(split.y_train))), tuple(range(len(split.y_test)))
     seeds = [replicate_seeds(train, r) for r in range(train.replicates)]
     members = [
-        engine.Member(width, s_in, s_h, init, noise, all_train, all_test)
-        for width, s_in, s_h in configs
+        engine.Member(net, init, noise, all_train, all_test)
+        for net in nets
         for init, noise in seeds
     ]
     result = engine.train(
@@ -83,13 +97,13 @@ def train_replicates(
         label,
     )
     runs = []
-    for c in range(len(configs)):
+    for c in range(len(nets)):
         block = slice(c * train.replicates, (c + 1) * train.replicates)
         weights = result.weights[block]
         rows = []
         for r, w in enumerate(weights):
-            train_logits = engine.predict_logits(w, split.x_train)
-            test_logits = engine.predict_logits(w, split.x_test)
+            train_logits = predict_logits(w, split.x_train)
+            test_logits = predict_logits(w, split.x_test)
             rows.append(
                 {
                     "replicate": r,
@@ -164,9 +178,7 @@ def run_grid(split: Split, params: Params) -> GridResult:
                 noise = derive_seed(grid.seed, repeat, fold, 1)
                 members.append(
                     engine.Member(
-                        width,
-                        0.0,
-                        stddev,
+                        Net.of(width, hidden_stddev=stddev),
                         init,
                         noise,
                         tuple(map(int, train_idx)),
@@ -187,7 +199,7 @@ def run_grid(split: Split, params: Params) -> GridResult:
     scores = pd.DataFrame(keys, columns=["hidden_units", "noise", "repeat", "fold"])
     scores["cv_acc"] = [
         _accuracy(
-            engine.predict_logits(w, split.x_train[list(m.val_rows)]),
+            predict_logits(w, split.x_train[list(m.val_rows)]),
             split.y_train[list(m.val_rows)],
         )
         for w, m in zip(result.weights, members, strict=True)
@@ -201,19 +213,25 @@ def run_grid(split: Split, params: Params) -> GridResult:
     cells["cv_se"] = cells["cv_std"] / np.sqrt(cells["n_scores"])
     best, one_se = choose_cells(cells)
     chosen = {"best": best, "one_se": one_se}
-    configs = [(int(c["hidden_units"]), 0.0, c["noise"]) for c in chosen.values()]
-    runs = train_replicates(split, configs, train, "grid_search refit")
+    nets = [Net.of(int(c["hidden_units"]), hidden_stddev=c["noise"]) for c in chosen.values()]
+    runs = train_replicates(split, nets, train, "grid_search refit")
     return GridResult(cells, scores, best, one_se, dict(zip(chosen, runs, strict=True)))
 
 
-def sweep_configs(
-    params: Params, sweep: SweepParams
-) -> list[tuple[str, float, tuple[int, float, float]]]:
-    """Return (placement, stddev, engine config) for every sweep point at the model's width."""
+def sweep_configs(params: Params, sweep: SweepParams) -> list[tuple[str, float, Net]]:
+    """Return (placement, stddev, net) for every sweep point at the model's width."""
     width = params.model.hidden_units
     noise_of = {"input": (1.0, 0.0), "hidden": (0.0, 1.0), "both": (1.0, 1.0)}
     return [
-        (placement, s, (width, noise_of[placement][0] * s, noise_of[placement][1] * s))
+        (
+            placement,
+            s,
+            Net.of(
+                width,
+                input_stddev=noise_of[placement][0] * s,
+                hidden_stddev=noise_of[placement][1] * s,
+            ),
+        )
         for placement in sweep.placements
         for s in sweep.stddevs
     ]
@@ -222,7 +240,7 @@ def sweep_configs(
 def run_sweep(split: Split, params: Params) -> pd.DataFrame:
     """Return one row per replicate of every (placement, stddev) sweep point."""
     points = sweep_configs(params, params.sweep)
-    runs = train_replicates(split, [config for _, _, config in points], params.train, "sweep")
+    runs = train_replicates(split, [net for _, _, net in points], params.train, "sweep")
     frames = []
     for (placement, stddev, _), run in zip(points, runs, strict=True):
         frame = run.per_seed.copy()

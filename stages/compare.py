@@ -1,6 +1,4 @@
-"""DVC stage `compare`: paired test-accuracy comparisons of each variant against baseline."""
-
-from pathlib import Path
+"""DVC stage `compare`: paired test-accuracy comparisons of each variant with its reference."""
 
 from noisereg import outputs
 from noisereg.cli import run_stage
@@ -11,8 +9,8 @@ from noisereg.params import load_params
 def main() -> None:
     params = load_params()
     per_seed = {name: outputs.read_replicates(name) for name in params.variants}
-    result = outputs.comparisons(per_seed, params.report.confidence)
-    write_json(Path("metrics") / "vs_baseline.json", result)
+    result = outputs.comparisons(per_seed, params.variants, params.report.confidence)
+    write_json(outputs.COMPARISONS_PATH, result)
 
 
 if __name__ == "__main__":

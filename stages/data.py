@@ -1,17 +1,17 @@
-"""DVC stage `data`: draw make_circles and write the reference's 30/70 split to data/."""
-
-from pathlib import Path
+"""DVC stage `data`: draw make_circles and write each dataset's split (data/, data/large/)."""
 
 from noisereg.cli import run_stage
-from noisereg.data import make_split, save_split
-from noisereg.params import load_params
+from noisereg.data import dataset_dir, make_split, save_split
+from noisereg.params import DATASETS, load_params
 
 
 def main() -> None:
     params = load_params()
-    train, test = make_split(params.data)
-    save_split(train, test, Path("data"))
-    print(f"data: {len(train)} train / {len(test)} test points written to data/")
+    for dataset in DATASETS:
+        train, test = make_split(params.data, dataset)
+        directory = dataset_dir(dataset)
+        save_split(train, test, directory)
+        print(f"data: {dataset}: {len(train)} train / {len(test)} test points in {directory}/")
 
 
 if __name__ == "__main__":

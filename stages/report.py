@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from noisereg import outputs, provenance
-from noisereg.cli import run_stage
-from noisereg.data import load_split
+from noisereg.cli import read_timings, run_stage
+from noisereg.data import dataset_dir, load_split
 from noisereg.io import read_csv, read_json
-from noisereg.params import load_params
+from noisereg.params import DATASETS, load_params
 from noisereg.report import StudyResults, write_report
 
 
@@ -20,16 +20,16 @@ def main() -> None:
     results = StudyResults(
         title=params.report.title,
         confidence=params.report.confidence,
-        split=load_split(Path("data")),
+        splits={dataset: load_split(dataset_dir(dataset)) for dataset in DATASETS},
         variants={name: outputs.read_metrics(name, f"train@{name}") for name in names},
         histories={name: outputs.read_history(name) for name in names},
         weights={name: outputs.read_weights(name) for name in names},
-        comparisons=read_json(Path("metrics") / "vs_baseline.json", "compare"),
+        comparisons=read_json(outputs.COMPARISONS_PATH, "compare"),
         grid=outputs.read_metrics("grid", "grid_search"),
         grid_cells=read_csv(Path("plots") / "grid.csv", "grid_search", outputs.GRID_COLUMNS),
         sweep=read_csv(Path("plots") / "sweep.csv", "sweep", outputs.SWEEP_COLUMNS),
         params_yaml=Path("params.yaml").read_text(),
-        provenance=provenance.collect(seeds),
+        provenance=provenance.collect(seeds, read_timings()),
         heatmap_resolution=params.report.heatmap_resolution,
     )
     write_report(results, Path("reports"))

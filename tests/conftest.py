@@ -34,6 +34,13 @@ def tiny_raw(default: dict[str, Any]) -> dict[str, Any]:
     raw["sweep"].update(stddevs=[0.5])
     raw["model"].update(hidden_units=16)
     raw["report"].update(heatmap_resolution=30)
+    raw["data"].update(large_n_samples=100)
+    # One variant of each kind the pipeline must handle: noisy vs baseline, and a deeper
+    # net compared with its own noiseless reference.
+    keep = ("baseline", "input_noise", "hidden_noise", "deep_baseline", "deep_hidden_all")
+    raw["variants"] = {name: raw["variants"][name] for name in keep}
+    for name in ("deep_baseline", "deep_hidden_all"):
+        raw["variants"][name]["hidden_units"] = [8, 8]
     return raw
 
 

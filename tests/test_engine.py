@@ -6,6 +6,7 @@ import numpy as np
 
 from noisereg import engine
 from noisereg.data import Split
+from noisereg.net import Net
 
 OPT = engine.Optimization(60, 32, 1e-3, 0.9, 0.999, 1e-7, 20, shuffle=True)
 ALL_TRAIN, ALL_TEST = tuple(range(30)), tuple(range(70))
@@ -24,7 +25,8 @@ def member(
     width: int = 24,
     rows: tuple[int, ...] = ALL_TRAIN,
 ) -> engine.Member:
-    return engine.Member(width, s_in, s_h, seed, seed + 100, rows, ALL_TEST)
+    net = Net.of(width, input_stddev=s_in, hidden_stddev=s_h)
+    return engine.Member(net, seed, seed + 100, rows, ALL_TEST)
 
 
 def test_same_seeds_give_identical_weights(split: Split) -> None:
@@ -36,12 +38,21 @@ def test_same_seeds_give_identical_weights(split: Split) -> None:
 
 def test_different_seed_gives_different_weights(split: Split) -> None:
     result = train(split, [member(1), member(2)])
-    assert not np.array_equal(result.weights[0].w1, result.weights[1].w1)
+    assert not np.array_equal(result.weights[0].kernels[0], result.weights[1].kernels[0])
 
 
 def test_result_does_not_depend_on_batch_mates_or_chunking(split: Split) -> None:
     alone = train(split, [member(7)]).weights[0]
-    mates = [member(3, 0.5, 0.0), member(7), member(9, 0.0, 1.0), member(4, width=10)]
+    every_placement = Net.of(
+        (24,), post_stddev=0.3, dropout_rate=0.2, weight_stddev=0.1, logit_stddev=0.5
+    )
+    mates = [
+        member(3, 0.5, 0.0),
+        member(7),
+        engine.Member(every_placement, 9, 109, ALL_TRAIN, ALL_TEST),
+        member(4, width=10),
+        engine.Member(Net.of((8, 8), hidden_stddev=0.2), 5, 105, ALL_TRAIN, ALL_TEST),
+    ]
     together = engine.train(
         mates, split.x_train, split.y_train, split.x_test, split.y_test, OPT, max_models_per_graph=2
     ).weights[1]
@@ -54,7 +65,9 @@ def test_smaller_fold_trains_as_if_alone_in_minibatch_mode(split: Split) -> None
     short_rows = tuple(range(0, 30, 3))  # 10 rows: 2 batches per epoch, the other member 4
     alone = train(split, [member(5, rows=short_rows)], opt)
     together = train(split, [member(6), member(5, rows=short_rows)], opt)
-    np.testing.assert_allclose(alone.weights[0].w1, together.weights[1].w1, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        alone.weights[0].kernels[0], together.weights[1].kernels[0], rtol=0, atol=1e-6
+    )
     np.testing.assert_allclose(
         alone.history["train_loss"][0], together.history["train_loss"][1], atol=1e-6
     )
@@ -69,6 +82,31 @@ def test_history_logged_every_n_epochs_and_at_the_end(split: Split) -> None:
 
 
 def test_noise_free_member_ignores_its_noise_seed(split: Split) -> None:
-    a = train(split, [engine.Member(16, 0.0, 0.0, 1, 10, ALL_TRAIN, ALL_TEST)]).weights[0]
-    b = train(split, [engine.Member(16, 0.0, 0.0, 1, 99, ALL_TRAIN, ALL_TEST)]).weights[0]
-    np.testing.assert_array_equal(a.w1, b.w1)
+    a = train(split, [engine.Member(Net.of(16), 1, 10, ALL_TRAIN, ALL_TEST)]).weights[0]
+    b = train(split, [engine.Member(Net.of(16), 1, 99, ALL_TRAIN, ALL_TEST)]).weights[0]
+    for x, y in zip(a.as_list(), b.as_list(), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_every_placement_changes_training(split: Split) -> None:
+    """Each placement alone draws noise: its weights differ from noise-free training."""
+    placements = {
+        "input": {"input_stddev": 0.2},
+        "pre": {"hidden_stddev": 0.2},
+        "post": {"post_stddev": 0.2},
+        "dropout": {"dropout_rate": 0.2},
+        "weights": {"weight_stddev": 0.2},
+        "logits": {"logit_stddev": 0.5},
+    }
+    nets = [Net.of((8, 8))] + [Net.of((8, 8), **kw) for kw in placements.values()]
+    result = train(split, [engine.Member(n, 1, 10, ALL_TRAIN, ALL_TEST) for n in nets])
+    clean = result.weights[0].kernels[-1]
+    for name, weights in zip(placements, result.weights[1:], strict=True):
+        assert not np.allclose(weights.kernels[-1], clean), name
+
+
+def test_deep_weights_have_keras_shapes(split: Split) -> None:
+    member_ = engine.Member(Net.of((8, 4, 3)), 1, 2, ALL_TRAIN, ALL_TEST)
+    weights = train(split, [member_]).weights[0]
+    assert [k.shape for k in weights.kernels] == [(2, 8), (8, 4), (4, 3), (3, 1)]
+    assert [b.shape for b in weights.biases] == [(8,), (4,), (3,), (1,)]

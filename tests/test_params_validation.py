@@ -46,7 +46,7 @@ CASES: list[tuple[str, Edit, list[str]]] = [
     (
         "negative stddev",
         variant_setter("input_stddev", -0.1),
-        ["variants.input_noise.input_stddev", "[0.0, 100.0]"],
+        ["variants.input_noise.input_stddev", "[0.0, 1.0]"],
     ),
     (
         "non-numeric stddev",
@@ -112,6 +112,46 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         ["variants.baseline"],
     ),
     ("unknown section", lambda raw: raw.update(modle={}), ["modle", "did you mean 'model'"]),
+    (
+        "stddev above Keras' limit",
+        variant_setter("weight_stddev", 1.5),
+        ["variants.input_noise.weight_stddev", "[0.0, 1.0]", "1.5"],
+    ),
+    (
+        "dropout rate 1",
+        variant_setter("dropout_rate", 1.0),
+        ["variants.input_noise.dropout_rate", "[0.0, 1.0)"],
+    ),
+    (
+        "per-layer list of the wrong length",
+        lambda raw: raw["variants"]["deep_hidden_all"].update(hidden_stddev=[0.1, 0.1]),
+        ["variants.deep_hidden_all.hidden_stddev", "one value per hidden layer (3)"],
+    ),
+    (
+        "zero width in a layer list",
+        variant_setter("hidden_units", [100, 0]),
+        ["variants.input_noise.hidden_units", "list of 1 to 10"],
+    ),
+    (
+        "unknown dataset",
+        variant_setter("dataset", "huge"),
+        ["variants.input_noise.dataset", "reference, large"],
+    ),
+    (
+        "compare_to an unknown variant",
+        variant_setter("compare_to", "nosuch"),
+        ["variants.input_noise.compare_to", "baseline", "'nosuch'"],
+    ),
+    (
+        "compare_to a different architecture",
+        lambda raw: raw["variants"]["deep_hidden_all"].update(compare_to="baseline"),
+        ["variants.deep_hidden_all.compare_to", "same hidden_units and dataset"],
+    ),
+    (
+        "large dataset too small",
+        setter("data", "large_n_samples", 2),
+        ["data.large_n_samples", "integer >= 10"],
+    ),
 ]
 
 
@@ -137,11 +177,11 @@ def test_defaults_are_valid_and_reproduce_the_reference(default_raw: dict[str, A
     assert params.grid.hidden_units == (50, 100, 300, 500)
     assert params.grid.stddevs == (0.001, 0.01, 0.1, 0.2, 0.7, 1.0)
     assert params.grid.cv_folds == 5
-    assert (
-        params.variants["both_noise"].input_stddev
-        == params.variants["both_noise"].hidden_stddev
-        == 0.1
-    )
+    both = params.variants["both_noise"]
+    assert both.input_stddev == 0.1 and both.hidden_stddev == (0.1,)
+    assert both.hidden_units == (400,) and both.compare_to == "baseline"
+    assert params.variants["deep_hidden_first"].hidden_stddev == (0.1, 0.0, 0.0)
+    assert params.variants["large_baseline"].compare_to is None
 
 
 def test_yaml_syntax_error_names_the_file(tmp_path: Path) -> None:

@@ -25,12 +25,14 @@ from tests.conftest import ROOT, tiny_raw
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
-VARIANTS = ("baseline", "input_noise", "hidden_noise", "both_noise")
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+VARIANTS = ("baseline", "input_noise", "hidden_noise", "deep_baseline", "deep_hidden_all")
 
 
 def sh(repo: Path, *command: str, check: bool = True) -> str:
-    result = subprocess.run(command, cwd=repo, env=ENV, capture_output=True, text=True, timeout=900)
+    # The repo's own copy of the library, not the checkout's: code edits there must count.
+    env = {**ENV, "PYTHONPATH": str(repo)}
+    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
     output = result.stdout + result.stderr
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{output[-3000:]}")
@@ -51,6 +53,10 @@ def write_params(repo: Path, raw: dict[str, Any]) -> None:
 
 def metric_bytes(repo: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((repo / "metrics").glob("*.json"))}
+
+
+def weight_bytes(repo: Path) -> dict[str, bytes]:
+    return {v: (repo / "models" / v / "weights.npz").read_bytes() for v in VARIANTS}
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +86,16 @@ def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
         assert (repo / "models" / variant / "seed_2.keras").exists()
         metrics = json.loads((repo / "metrics" / f"{variant}.json").read_text())
         assert metrics["replicates"] == 3 and metrics["test_acc"]["ci_low"] is not None
-        assert (repo / "plots" / variant / "history.csv").read_text().startswith("epoch,")
+        assert (repo / "plots" / "history" / f"{variant}.csv").read_text().startswith("epoch,")
+    comparisons = json.loads((repo / "metrics" / "comparisons.json").read_text())
+    assert comparisons["deep_hidden_all"]["compare_to"] == "deep_baseline"
+    assert set(comparisons) == {"input_noise", "hidden_noise", "deep_hidden_all"}
+    report = (repo / "reports" / "report.md").read_text()
+    assert re.search(r"wall time per stage.*train@baseline \d+\.\d s", report)
     for path in (
         "data/train.csv",
+        "data/large/train.csv",
         "metrics/grid.json",
-        "metrics/vs_baseline.json",
         "plots/grid.csv",
         "plots/sweep.csv",
         "reports/report.html",
@@ -147,8 +158,8 @@ def test_experiment_row_carries_new_metrics(repo: Path, first_run: str) -> None:
     rows = json.loads(dvc(repo, "exp", "show", "--json"))
     text = json.dumps(rows)
     assert '"loud"' in text and "0.9" in text
-    baseline_only = json.loads((repo / "metrics" / "hidden_noise.json").read_text())
-    assert baseline_only["hidden_stddev"] == 0.9  # the experiment's results are in the workspace
+    experiment = json.loads((repo / "metrics" / "hidden_noise.json").read_text())
+    assert experiment["noise"] == "pre-activation 0.9"  # the experiment's results are here
     sh(repo, "git", "checkout", "--", ".")
     dvc(repo, "checkout", "--force")
 
@@ -160,7 +171,7 @@ def test_killed_stage_leaves_nothing_valid_and_rerun_matches(repo: Path, first_r
     process = subprocess.Popen(
         [str(BIN / "python"), "stages/train.py", "--variant", "baseline"],
         cwd=repo,
-        env=ENV,
+        env={**ENV, "PYTHONPATH": str(repo)},
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
@@ -178,3 +189,46 @@ def test_killed_stage_leaves_nothing_valid_and_rerun_matches(repo: Path, first_r
     dvc(repo, "repro")
     assert metric_bytes(repo) == reference
     assert not list((repo / "models").glob(".*partial*"))  # the rerun cleared the killed run's
+
+
+def test_interrupted_stage_exits_130_and_replaces_nothing(repo: Path, first_run: str) -> None:
+    before = metric_bytes(repo)["input_noise.json"]
+    models_before = weight_bytes(repo)["input_noise"]
+    process = subprocess.Popen(
+        [str(BIN / "python"), "stages/train.py", "--variant", "input_noise"],
+        cwd=repo,
+        env={**ENV, "PYTHONPATH": str(repo)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # wait until training is under way, then press Ctrl-C
+        if "epoch" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=120) == 130
+    assert "interrupted; no output was replaced" in rest
+    assert metric_bytes(repo)["input_noise.json"] == before
+    assert weight_bytes(repo)["input_noise"] == models_before
+    assert not list((repo / "models").glob(".*partial*"))
+    assert "Data and pipelines are up to date" in dvc(repo, "status")
+
+
+def test_from_scratch_rerun_is_byte_identical_and_seed_matters(
+    repo: Path, first_run: str, default_raw: dict[str, Any]
+) -> None:
+    metrics, weights = metric_bytes(repo), weight_bytes(repo)
+    # --force reruns every stage from its inputs, as on a fresh clone (no cache reuse).
+    assert ran_stages(dvc(repo, "repro", "--force")) == ran_stages(first_run)
+    assert metric_bytes(repo) == metrics
+    assert weight_bytes(repo) == weights
+    reseeded = tiny_raw(default_raw)
+    reseeded["train"]["seed"] += 1
+    write_params(repo, reseeded)
+    dvc(repo, "repro", "--single-item", "train@baseline")
+    assert metric_bytes(repo)["baseline.json"] != metrics["baseline.json"]
+    assert weight_bytes(repo)["baseline"] != weights["baseline"]
+    write_params(repo, tiny_raw(default_raw))
+    dvc(repo, "repro")
+    assert weight_bytes(repo) == weights

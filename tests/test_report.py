@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from noisereg.data import Split
-from noisereg.engine import MLPWeights
+from noisereg.net import MLPWeights
 from noisereg.plots import decision_surface
 from noisereg.randomness import glorot_uniform_mlp
 from noisereg.report import StudyResults, write_report
@@ -24,17 +24,27 @@ EVIL = "<script>alert(1)</script>"
 
 def fixture_results(split: Split) -> StudyResults:
     rng = np.random.default_rng(0)
-    names = ["baseline", "input_noise", EVIL]
+    # name -> (hidden units, compared with)
+    setup = {
+        "baseline": ((8,), None),
+        "input_noise": ((8,), "baseline"),
+        "deep_baseline": ((4, 4), None),
+        EVIL: ((4, 4), "deep_baseline"),
+    }
+    names = list(setup)
     epochs = np.arange(10, 110, 10)
     variants, histories, weights, per_seed = {}, {}, {}, {}
     for i, name in enumerate(names):
+        units, reference = setup[name]
         test = 0.6 + 0.02 * i + rng.normal(0, 0.02, 5)
         train = np.full(5, 0.95)
         per_seed[name] = test
         variants[name] = {
             "replicates": 5,
-            "input_stddev": 0.1 * i,
-            "hidden_stddev": 0.0,
+            "hidden_units": list(units),
+            "noise": "none" if reference is None else f"input {0.1 * i:g}",
+            "dataset": "reference",
+            "compare_to": reference,
             "train_acc": summarize(train),
             "test_acc": summarize(test),
             "test_loss": summarize(rng.uniform(0.5, 0.7, 5)),
@@ -51,15 +61,17 @@ def fixture_results(split: Split) -> StudyResults:
                 },
             }
         )
-        weights[name] = [MLPWeights(*glorot_uniform_mlp(s, 8)) for s in range(3)]
+        weights[name] = [glorot_uniform_mlp(s, units) for s in range(3)]
     comparisons = {
         name: {
-            "diff": summarize(per_seed[name] - per_seed["baseline"]),
+            "compare_to": reference,
+            "diff": summarize(per_seed[name] - per_seed[reference]),
             "p_value": 0.2,
             "p_holm": 0.4,
             "test": "t",
         }
-        for name in names[1:]
+        for name, (_, reference) in setup.items()
+        if reference is not None
     }
     cells = pd.DataFrame(
         [
@@ -97,7 +109,7 @@ def fixture_results(split: Split) -> StudyResults:
     return StudyResults(
         title=f"Fixture report {EVIL}",
         confidence=0.95,
-        split=split,
+        splits={"reference": split},
         variants=variants,
         histories=histories,
         weights=weights,
@@ -131,11 +143,22 @@ def test_outputs_and_markdown_links(report_dir: Path) -> None:
     assert EVIL not in prose and "&lt;script&gt;" in prose
     for section in (
         "## Summary",
+        "## Beyond the reference",
         "## Differences from the reference",
         "## Provenance",
         "ReLU twice",
     ):
         assert section in markdown
+
+
+def test_discussion_ranks_placements_and_reads_reference_variants(report_dir: Path) -> None:
+    markdown = (report_dir / "report.md").read_text()
+    beyond = markdown.split("## Beyond the reference")[1].split("## Grid search")[0]
+    # input_noise is the only comparison against baseline, so it ranks first.
+    assert "input_noise (input 0.1) changed test accuracy most" in beyond
+    # deep_baseline is a reference of its own: its gap and its noisy partner are discussed.
+    assert "Deep_baseline: with hidden layers 4 x 4" in beyond
+    assert "&lt;script&gt;" in beyond and "vs deep_baseline" in markdown
 
 
 def test_html_is_self_contained_and_escaped(report_dir: Path) -> None:
@@ -148,10 +171,8 @@ def test_html_is_self_contained_and_escaped(report_dir: Path) -> None:
 def test_decision_surface_orientation() -> None:
     # A net whose output grows with x1 only: probability must increase along axis 1 (columns).
     weights = MLPWeights(
-        np.array([[1.0], [0.0]], np.float32),
-        np.zeros(1, np.float32),
-        np.array([[5.0]], np.float32),
-        np.array([-2.5], np.float32),
+        (np.array([[1.0], [0.0]], np.float32), np.array([[5.0]], np.float32)),
+        (np.zeros(1, np.float32), np.array([-2.5], np.float32)),
     )
     xs, ys = np.linspace(0, 1, 7), np.linspace(0, 1, 3)
     z = decision_surface([weights], xs, ys)
@@ -201,6 +222,7 @@ def test_report_in_headless_chromium(report_dir: Path) -> None:
     assert console_errors == []
     assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
     assert len(images) == 5 and all(i["w"] > 0 and i["alt"] for i in images)
-    assert rows == ["baseline", "input_noise", EVIL]  # the name shows as text, not markup
+    # The <script> name shows as text, not markup.
+    assert rows == ["baseline", "input_noise", "deep_baseline", EVIL]
     assert script_count == 0
     assert overflow <= 0, "the page scrolls sideways on a narrow screen"

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from noisereg.data import Split
+from noisereg.net import Net
 from noisereg.outputs import comparisons
 from noisereg.params import GridParams, Params
-from noisereg.study import choose_cells, cv_splits, train_replicates
+from noisereg.study import choose_cells, cv_splits, net_of, train_replicates
 
 
 def small_train(params: Params) -> Params:
@@ -23,10 +24,17 @@ def test_noise_zero_variant_pairs_exactly_with_baseline(
 ) -> None:
     params = small_train(default_params)
     baseline, zero_noise, noisy = train_replicates(
-        split, [(32, 0.0, 0.0), (32, 0.0, 0.0), (32, 0.3, 0.3)], params.train, "test"
+        split,
+        [Net.of(32), Net.of(32), Net.of(32, input_stddev=0.3, hidden_stddev=0.3)],
+        params.train,
+        "test",
     )
+    paired = dataclasses.replace(params.variants["baseline"], compare_to="baseline")
+    variants = {"baseline": params.variants["baseline"], "zero": paired, "noisy": paired}
     result = comparisons(
-        {"baseline": baseline.per_seed, "zero": zero_noise.per_seed, "noisy": noisy.per_seed}, 0.95
+        {"baseline": baseline.per_seed, "zero": zero_noise.per_seed, "noisy": noisy.per_seed},
+        variants,
+        0.95,
     )
     assert result["zero"]["diff"]["mean"] == 0.0 and result["zero"]["diff"]["std"] == 0.0
     assert result["zero"]["p_value"] == 1.0
@@ -38,7 +46,7 @@ def test_replicates_share_initial_weights_across_variants(
     default_params: Params, split: Split
 ) -> None:
     params = small_train(default_params)
-    a, b = train_replicates(split, [(16, 0.0, 0.0), (16, 0.5, 0.0)], params.train, "test")
+    a, b = train_replicates(split, [Net.of(16), Net.of(16, input_stddev=0.5)], params.train, "test")
     assert list(a.per_seed["init_seed"]) == list(b.per_seed["init_seed"])
     assert a.per_seed["init_seed"].nunique() == 4
 
@@ -70,3 +78,23 @@ def test_one_standard_error_rule_prefers_narrow_and_noisy() -> None:
     assert (best["hidden_units"], best["noise"]) == (300, 0.1)
     # within 0.80 - 0.05 = 0.75: (50, 0.1) and (300, 0.1); narrowest wins
     assert (one_se["hidden_units"], one_se["noise"]) == (50, 0.1)
+
+
+def test_comparisons_pair_each_variant_with_its_reference(
+    default_params: Params, split: Split
+) -> None:
+    params = small_train(default_params)
+    names = ["deep_baseline", "deep_hidden_all", "baseline", "hidden_noise"]
+    runs = train_replicates(
+        split, [net_of(params.variants[n]) for n in names], params.train, "test"
+    )
+    per_seed = {name: run.per_seed for name, run in zip(names, runs, strict=True)}
+    variants = {name: params.variants[name] for name in names}
+    result = comparisons(per_seed, variants, 0.95)
+    assert set(result) == {"deep_hidden_all", "hidden_noise"}
+    assert result["deep_hidden_all"]["compare_to"] == "deep_baseline"
+    deep_diff = per_seed["deep_hidden_all"]["test_acc"] - per_seed["deep_baseline"]["test_acc"]
+    assert np.isclose(result["deep_hidden_all"]["diff"]["mean"], deep_diff.mean())
+    # Holm over both comparisons: adjusted p is never below the raw p.
+    for comparison in result.values():
+        assert comparison["p_holm"] >= comparison["p_value"]

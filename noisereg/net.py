@@ -1,0 +1,154 @@
+"""The model family: a ReLU MLP with Gaussian noise at declared places, and its weights.
+
+One `Net` describes both the architecture and where noise goes during training, in the
+order the layers apply it (the Keras stack in `models.build_model`):
+
+    x -> [+ input noise] -> for each hidden layer:
+         Dense (kernel [+ weight noise]) -> [+ pre-activation noise] -> ReLU
+         -> [+ post-activation noise] -> [x GaussianDropout multiplier]
+      -> Dense(1) (kernel [+ weight noise]) -> [+ logit noise] -> sigmoid
+
+Additive noise is N(0, stddev^2); GaussianDropout(rate) multiplies by N(1, rate / (1 - rate))
+as Keras does. Weight noise: at every training step each kernel (not the biases) is replaced
+by kernel + N(0, stddev^2) drawn fresh for that step; the forward pass and the gradient use
+the perturbed kernel and Adam updates the stored, unperturbed one. All noise is training-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def per_layer(value: float | Sequence[float], depth: int) -> tuple[float, ...]:
+    """Return a per-hidden-layer tuple from one number (every layer) or one value per layer."""
+    if isinstance(value, int | float):
+        return (float(value),) * depth
+    values = tuple(float(v) for v in value)
+    if len(values) != depth:
+        raise ValueError(f"expected {depth} per-layer values, got {len(values)}")
+    return values
+
+
+@dataclass(frozen=True)
+class Net:
+    """Hidden widths and training noise of one MLP; per-layer tuples have one entry per layer."""
+
+    hidden_units: tuple[int, ...]
+    input_stddev: float
+    pre_stddev: tuple[float, ...]
+    post_stddev: tuple[float, ...]
+    dropout_rate: tuple[float, ...]
+    weight_stddev: float
+    logit_stddev: float
+
+    def __post_init__(self) -> None:
+        depth = len(self.hidden_units)
+        if depth == 0:
+            raise ValueError("a Net needs at least one hidden layer")
+        for name in ("pre_stddev", "post_stddev", "dropout_rate"):
+            if len(getattr(self, name)) != depth:
+                raise ValueError(f"Net.{name} needs one value per hidden layer ({depth})")
+
+    @classmethod
+    def of(
+        cls,
+        hidden_units: int | Sequence[int],
+        *,
+        input_stddev: float = 0.0,
+        hidden_stddev: float | Sequence[float] = 0.0,
+        post_stddev: float | Sequence[float] = 0.0,
+        dropout_rate: float | Sequence[float] = 0.0,
+        weight_stddev: float = 0.0,
+        logit_stddev: float = 0.0,
+    ) -> Net:
+        """Return a Net; a single number for a per-layer setting applies to every layer."""
+        units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
+        depth = len(units)
+        return cls(
+            hidden_units=tuple(int(u) for u in units),
+            input_stddev=float(input_stddev),
+            pre_stddev=per_layer(hidden_stddev, depth),
+            post_stddev=per_layer(post_stddev, depth),
+            dropout_rate=per_layer(dropout_rate, depth),
+            weight_stddev=float(weight_stddev),
+            logit_stddev=float(logit_stddev),
+        )
+
+    @property
+    def depth(self) -> int:
+        """Return the number of hidden layers."""
+        return len(self.hidden_units)
+
+    @property
+    def noiseless(self) -> bool:
+        """Return True when training adds no noise anywhere."""
+        settings = (
+            self.input_stddev,
+            *self.pre_stddev,
+            *self.post_stddev,
+            *self.dropout_rate,
+            self.weight_stddev,
+            self.logit_stddev,
+        )
+        return not any(settings)
+
+    def describe(self) -> str:
+        """Return a short human-readable list of the noise placements, e.g. 'input 0.1'."""
+        parts = []
+        if self.input_stddev:
+            parts.append(f"input {self.input_stddev:g}")
+        for label, values in (
+            ("pre-activation", self.pre_stddev),
+            ("post-activation", self.post_stddev),
+            ("GaussianDropout rate", self.dropout_rate),
+        ):
+            if any(values):
+                same = len(set(values)) == 1
+                shown = (
+                    f"{values[0]:g}" if same else "[" + ", ".join(f"{v:g}" for v in values) + "]"
+                )
+                parts.append(f"{label} {shown}")
+        if self.weight_stddev:
+            parts.append(f"weights {self.weight_stddev:g}")
+        if self.logit_stddev:
+            parts.append(f"logits {self.logit_stddev:g}")
+        return ", ".join(parts) or "none"
+
+
+def dropout_stddev(rate: float) -> float:
+    """Return the stddev of GaussianDropout's multiplier for a drop rate, as Keras defines it."""
+    return float(np.sqrt(rate / (1.0 - rate)))
+
+
+@dataclass(frozen=True)
+class MLPWeights:
+    """Trained weights in Keras layout: kernels [d_in, d_out] and biases [d_out], output last."""
+
+    kernels: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+
+    @property
+    def hidden_units(self) -> tuple[int, ...]:
+        """Return the hidden widths these weights belong to."""
+        return tuple(int(k.shape[1]) for k in self.kernels[:-1])
+
+    def as_list(self) -> list[np.ndarray]:
+        """Return the weights in the order `keras.Model.set_weights` expects."""
+        return [a for pair in zip(self.kernels, self.biases, strict=True) for a in pair]
+
+    @classmethod
+    def from_list(cls, arrays: Sequence[np.ndarray]) -> MLPWeights:
+        """Return weights from the alternating kernel, bias list Keras' get_weights gives."""
+        arrays = [np.asarray(a, np.float32) for a in arrays]
+        return cls(tuple(arrays[0::2]), tuple(arrays[1::2]))
+
+
+def predict_logits(weights: MLPWeights, x: np.ndarray) -> np.ndarray:
+    """Return the clean (noise-free) logits of one net for inputs x [n, d]."""
+    hidden = x.astype(np.float32)
+    for kernel, bias in zip(weights.kernels[:-1], weights.biases[:-1], strict=True):
+        hidden = np.maximum(hidden @ kernel + bias, 0.0)
+    return (hidden @ weights.kernels[-1] + weights.biases[-1])[:, 0]

@@ -1,0 +1,114 @@
+"""A missing, truncated or corrupt model, metrics or results file stops the reader with an
+error naming the file and the stage that writes it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from noisereg import outputs
+from noisereg.io import InputError
+from noisereg.params import Params
+from noisereg.randomness import glorot_uniform_mlp
+from noisereg.study import ReplicateRun
+from tests.conftest import ROOT
+
+PER_SEED = pd.DataFrame(
+    {
+        "replicate": [0, 1, 2],
+        "init_seed": [11, 12, 13],
+        "train_acc": [1.0, 0.97, 1.0],
+        "test_acc": [0.6, 0.62, 0.58],
+        "test_loss": [0.9, 0.8, 1.0],
+    }
+)
+
+
+@pytest.fixture
+def written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_params: Params) -> Path:
+    """A working directory holding train@deep_baseline's outputs for three tiny nets."""
+    monkeypatch.chdir(tmp_path)
+    variant = default_params.variants["deep_baseline"]
+    history = pd.DataFrame({c: [0.5, 0.4] for c in outputs.HISTORY_COLUMNS} | {"epoch": [10, 20]})
+    weights = [glorot_uniform_mlp(s, variant.hidden_units) for s in range(3)]
+    outputs.write_variant("deep_baseline", variant, ReplicateRun(PER_SEED, history, weights), 0.95)
+    return tmp_path
+
+
+def test_outputs_read_back_exactly(written: Path) -> None:
+    weights = outputs.read_weights("deep_baseline")
+    assert [k.shape for k in weights[1].kernels] == [(2, 100), (100, 100), (100, 100), (100, 1)]
+    expected = glorot_uniform_mlp(1, (100, 100, 100))
+    for ours, theirs in zip(weights[1].as_list(), expected.as_list(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    pd.testing.assert_frame_equal(outputs.read_replicates("deep_baseline"), PER_SEED)
+    assert outputs.read_metrics("deep_baseline", "train@deep_baseline")["replicates"] == 3
+
+
+def corrupt(path: Path, how: str) -> None:
+    if how == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "garbage":
+        path.write_bytes(b"\x00\xffnot what this file should hold")
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize("how", ["missing", "truncated", "garbage"])
+@pytest.mark.parametrize(
+    ("path", "read"),
+    [
+        ("models/deep_baseline/weights.npz", lambda: outputs.read_weights("deep_baseline")),
+        (
+            "metrics/deep_baseline.json",
+            lambda: outputs.read_metrics("deep_baseline", "train@deep_baseline"),
+        ),
+        ("plots/replicates/deep_baseline.csv", lambda: outputs.read_replicates("deep_baseline")),
+        ("plots/history/deep_baseline.csv", lambda: outputs.read_history("deep_baseline")),
+    ],
+    ids=["weights", "metrics", "replicates", "history"],
+)
+def test_bad_file_names_itself_and_its_stage(
+    written: Path, path: str, read: object, how: str
+) -> None:
+    corrupt(written / path, how)
+    with pytest.raises(InputError) as error:
+        read()  # type: ignore[operator]
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(path) and "'train@deep_baseline'" in message
+    assert ("missing" if how == "missing" else "unreadable or corrupt") in message
+
+
+def test_compare_stage_exits_2_on_a_corrupt_replicates_file(
+    tmp_path: Path, default_params: Params
+) -> None:
+    shutil.copytree(ROOT / "stages", tmp_path / "stages")
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    directory = tmp_path / "plots" / "replicates"
+    directory.mkdir(parents=True)
+    for name in default_params.variants:
+        PER_SEED.to_csv(directory / f"{name}.csv", index=False)
+    (directory / "hidden_noise.csv").write_text("replicate,init_seed\n0,")
+    result = subprocess.run(
+        [sys.executable, "stages/compare.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1
+    assert "plots/replicates/hidden_noise.csv: unreadable or corrupt" in errors[0]
+    assert "'train@hidden_noise'" in errors[0]
+    assert not (tmp_path / "metrics").exists()
