@@ -1,0 +1,119 @@
+"""The Dask backend gives exactly the local backend's results, also when a worker dies."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from noisereg import compute, engine
+from noisereg.data import Split
+from noisereg.net import Net
+from noisereg.params import Params
+from noisereg.study import optimization, run_grid
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster_address() -> Iterator[str]:
+    """A two-worker LocalCluster on loopback, shared by the module's tests."""
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def small(params: Params, **compute_changes: object) -> Params:
+    train = dataclasses.replace(params.train, epochs=40, replicates=3, log_every=10)
+    grid = dataclasses.replace(
+        params.grid, hidden_units=(8, 16), stddevs=(0.0, 0.5), cv_folds=3, cv_repeats=1
+    )
+    settings = dataclasses.replace(params.compute, chunk_models=4, **compute_changes)
+    return dataclasses.replace(params, train=train, grid=grid, compute=settings)
+
+
+def test_grid_on_dask_equals_local(default_params: Params, split: Split, cluster_address: str) -> None:
+    local = run_grid(split, small(default_params))
+    remote = run_grid(
+        split, small(default_params, backend="dask", scheduler=cluster_address)
+    )
+    pd.testing.assert_frame_equal(local.scores, remote.scores, check_exact=True)
+    pd.testing.assert_frame_equal(local.cells, remote.cells, check_exact=True)
+    assert local.best == remote.best and local.one_se == remote.one_se
+    for key in local.refits:
+        pd.testing.assert_frame_equal(
+            local.refits[key].per_seed, remote.refits[key].per_seed, check_exact=True
+        )
+
+
+def members(count: int) -> list[engine.Member]:
+    nets = [Net.of(16, hidden_stddev=0.3), Net.of((8, 8), input_stddev=0.2)]
+    return [
+        engine.Member(nets[i % 2], i, 100 + i, tuple(range(0, 30, 1 + i % 2)), tuple(range(70)))
+        for i in range(count)
+    ]
+
+
+def test_killed_worker_is_retried_and_results_are_identical(
+    default_params: Params, split: Split, cluster_address: str
+) -> None:
+    params = small(default_params, backend="dask", scheduler=cluster_address, chunk_models=2)
+    opt = optimization(dataclasses.replace(params.train, epochs=300))
+    data = (split.x_train, split.y_train, split.x_test, split.y_test)
+    killed: list[int] = []
+
+    def kill_one_worker(done: int, total: int) -> None:
+        if killed:
+            return
+        with distributed.Client(cluster_address) as client:
+            pids = client.run(os.getpid)
+        pid = next(iter(pids.values()))
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    team = members(12)
+    remote = compute.train(team, *data, opt, params.compute, "test", kill_one_worker)
+    assert killed, "no worker was killed"
+    local = compute.train(team, *data, opt, dataclasses.replace(params.compute, backend="local"), "test")
+    for ours, theirs in zip(remote.weights, local.weights, strict=True):
+        for a, b in zip(ours.as_list(), theirs.as_list(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    for column, values in local.history.items():
+        np.testing.assert_array_equal(remote.history[column], values)
+
+
+def test_unreachable_scheduler_fails_fast_with_one_line(default_params: Params, split: Split) -> None:
+    params = small(
+        default_params, backend="dask", scheduler="tcp://127.0.0.1:9", connect_timeout_s=2.0
+    )
+    opt = optimization(params.train)
+    started = time.monotonic()
+    with pytest.raises(compute.ComputeError) as error:
+        compute.train(
+            members(2), split.x_train, split.y_train, split.x_test, split.y_test, opt,
+            params.compute, "test",
+        )
+    assert time.monotonic() - started < 30
+    message = str(error.value)
+    assert "\n" not in message
+    assert "'tcp://127.0.0.1:9'" in message and "compute.scheduler" in message
+
+
+def test_environment_variable_overrides_the_scheduler(
+    default_params: Params, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(compute.SCHEDULER_ENV, "tcp://10.0.0.5:8786")
+    assert compute.scheduler_address(default_params.compute) == "tcp://10.0.0.5:8786"
+    monkeypatch.delenv(compute.SCHEDULER_ENV)
+    assert compute.scheduler_address(default_params.compute) == default_params.compute.scheduler
