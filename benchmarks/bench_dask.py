@@ -58,9 +58,7 @@ def main() -> None:
     quick = parser.parse_args().quick
     params = load_params()
     if quick:
-        params = dataclasses.replace(
-            params, train=dataclasses.replace(params.train, epochs=500)
-        )
+        params = dataclasses.replace(params, train=dataclasses.replace(params.train, epochs=500))
     split = reference_split(params)
     grid = params.grid
     n_cv = len(grid.hidden_units) * len(grid.stddevs) * grid.cv_folds * grid.cv_repeats
@@ -74,9 +72,12 @@ def main() -> None:
     print(f"local backend: {local_s:.1f} s")
     for workers in (1, 2):
         start = time.perf_counter()
-        with LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             startup = time.perf_counter() - start
             remote_params = dataclasses.replace(
                 params,

@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from noisereg.errors import ComputeError
 from noisereg.io import InputError, write_text
 from noisereg.params import ParamsError
 
 EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
 # Wall time of each stage's last successful run, for the report's provenance. Kept out of
 # DVC's outputs and deps on purpose: timings differ run to run and must not make any stage
 # look changed.
@@ -38,6 +40,9 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
     except (ParamsError, InputError) as error:
         print(f"error [{name}]: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+    except ComputeError as error:
+        print(f"error [{name}]: {error}", file=sys.stderr)
+        sys.exit(EXIT_UNAVAILABLE)
     except KeyboardInterrupt:
         print(f"[{name}] interrupted; no output was replaced", file=sys.stderr)
         sys.exit(130)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from noisereg import engine
+from noisereg.errors import ComputeError
 from noisereg.net import MLPWeights
 from noisereg.params import ComputeParams
 
@@ -25,10 +26,6 @@ from noisereg.params import ComputeParams
 SCHEDULER_ENV = "NOISEREG_DASK_SCHEDULER"
 # A task whose worker dies is retried on another worker this many times.
 TASK_RETRIES = 3
-
-
-class ComputeError(RuntimeError):
-    """The compute backend is unavailable (for example, the Dask scheduler is unreachable)."""
 
 
 def train(

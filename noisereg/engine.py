@@ -93,14 +93,7 @@ def train(
     """
     if not members:
         raise ValueError("train() needs at least one member")
-    order: dict[tuple[int, ...], list[int]] = {}
-    for index, member in enumerate(members):
-        order.setdefault(member.net.hidden_units, []).append(index)
-    chunks = [
-        indices[start : start + max_models_per_graph]
-        for indices in order.values()
-        for start in range(0, len(indices), max_models_per_graph)
-    ]
+    chunks = plan_chunks(members, max_models_per_graph)
     weights: list[MLPWeights | None] = [None] * len(members)
     history: dict[str, np.ndarray] = {}
     logged_epochs = np.zeros(0, np.int64)
@@ -116,6 +109,22 @@ def train(
             history.setdefault(column, np.zeros((len(members), values.shape[1]), np.float32))
             history[column][indices] = values
     return TrainResult([w for w in weights if w is not None], logged_epochs, history)
+
+
+def plan_chunks(members: Sequence[Member], max_models_per_graph: int) -> list[list[int]]:
+    """Return member indices per graph: grouped by architecture, at most N per graph.
+
+    The plan depends only on the members' order and N, never on where the chunks run, so
+    every backend trains the same models together and gets the same float results.
+    """
+    order: dict[tuple[int, ...], list[int]] = {}
+    for index, member in enumerate(members):
+        order.setdefault(member.net.hidden_units, []).append(index)
+    return [
+        indices[start : start + max_models_per_graph]
+        for indices in order.values()
+        for start in range(0, len(indices), max_models_per_graph)
+    ]
 
 
 def _pack_rows(

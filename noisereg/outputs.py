@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from noisereg.data import Split
 from noisereg.io import (
     InputError,
     atomic_dir,
@@ -23,6 +24,7 @@ from noisereg.net import MLPWeights
 from noisereg.params import VariantParams
 from noisereg.stats import CI_METHOD, holm, paired_comparison, summarize
 from noisereg.study import GridResult, ReplicateRun, net_of
+from noisereg.surface import surface_frame
 
 REPLICATE_COLUMNS = ["replicate", "init_seed", "train_acc", "test_acc", "test_loss"]
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc"]
@@ -43,6 +45,11 @@ def replicates_path(name: str) -> Path:
     return Path("plots") / "replicates" / f"{name}.csv"
 
 
+def decision_path(name: str) -> Path:
+    """Return plots/decision/<variant>.csv: the mean decision surface for `dvc plots show`."""
+    return Path("plots") / "decision" / f"{name}.csv"
+
+
 def history_path(name: str) -> Path:
     """Return plots/history/<variant>.csv: logged curves, mean and std over seeds."""
     return Path("plots") / "history" / f"{name}.csv"
@@ -60,8 +67,10 @@ def replicate_metrics(per_seed: pd.DataFrame, confidence: float) -> dict[str, An
     }
 
 
-def write_variant(name: str, variant: VariantParams, run: ReplicateRun, confidence: float) -> None:
-    """Write models/<name>/, metrics/<name>.json and the variant's history and replicates."""
+def write_variant(
+    name: str, variant: VariantParams, run: ReplicateRun, confidence: float, split: Split
+) -> None:
+    """Write models/<name>/, metrics/<name>.json, and its history, replicates, surface."""
     net = net_of(variant)
     with atomic_dir(model_dir(name)) as directory:
         for i, weights in enumerate(run.weights):
@@ -73,6 +82,7 @@ def write_variant(name: str, variant: VariantParams, run: ReplicateRun, confiden
         np.savez(directory / "weights.npz", **stacked)
         make_zip_reproducible(directory / "weights.npz")
     write_csv(history_path(name), run.history)
+    write_csv(decision_path(name), surface_frame(run.weights, split))
     write_csv(replicates_path(name), run.per_seed)
     metrics = replicate_metrics(run.per_seed, confidence)
     metrics.update(

@@ -14,6 +14,8 @@ import yaml
 
 PLACEMENTS = ("input", "hidden", "both")
 DATASETS = ("reference", "large")
+BACKENDS = ("local", "dask")
+_SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
 MAX_DEPTH = 10
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -55,7 +57,6 @@ class TrainParams:
     replicates: int
     seed: int
     log_every: int
-    max_models_per_graph: int
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,17 @@ class SweepParams:
 
 
 @dataclass(frozen=True)
+class ComputeParams:
+    """The `compute` section: where training runs and how many models one graph holds."""
+
+    backend: str
+    scheduler: str
+    n_workers: int
+    chunk_models: int
+    connect_timeout_s: float
+
+
+@dataclass(frozen=True)
 class ReportParams:
     """The `report` section: title, decision-map resolution, CI level."""
 
@@ -129,6 +141,7 @@ class Params:
     variants: dict[str, VariantParams]
     grid: GridParams
     sweep: SweepParams
+    compute: ComputeParams
     report: ReportParams
 
     @property
@@ -177,6 +190,11 @@ def _text(value: Any) -> str | None:
     return None if isinstance(value, str) and value.strip() else "a non-empty string"
 
 
+def _scheduler(value: Any) -> str | None:
+    ok = value == "local" or (isinstance(value, str) and bool(_SCHEDULER_ADDRESS.match(value)))
+    return None if ok else "'local' or a Dask scheduler address such as tcp://10.0.0.5:8786"
+
+
 def _list_of(rule: Rule) -> Rule:
     def check(value: Any) -> str | None:
         item_allowed = rule(None) or ""
@@ -220,7 +238,6 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "replicates": _integer(1, 10_000),
         "seed": _integer(0, 2**31 - 1),
         "log_every": _integer(1),
-        "max_models_per_graph": _integer(1, 100_000),
     },
     "grid": {
         "hidden_units": _list_of(_integer(1, 100_000)),
@@ -233,13 +250,20 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "stddevs": _list_of(_number(0.0, 1.0, low_open=True)),
         "placements": _list_of(_one_of(PLACEMENTS)),
     },
+    "compute": {
+        "backend": _one_of(BACKENDS),
+        "scheduler": _scheduler,
+        "n_workers": _integer(1, 1024),
+        "chunk_models": _integer(1, 100_000),
+        "connect_timeout_s": _number(0.0, 600.0, low_open=True),
+    },
     "report": {
         "title": _text,
         "heatmap_resolution": _integer(10, 2000),
         "confidence": _number(0.5, 1.0, low_open=True, high_open=True),
     },
 }
-SECTIONS = ("data", "model", "train", "variants", "grid", "sweep", "report")
+SECTIONS = ("data", "model", "train", "variants", "grid", "sweep", "compute", "report")
 
 T = TypeVar("T")
 
@@ -418,6 +442,7 @@ def parse_params(raw: Any) -> Params:
         variants=variants,
         grid=_section(raw["grid"], "grid", SCHEMA["grid"], GridParams),
         sweep=_section(raw["sweep"], "sweep", SCHEMA["sweep"], SweepParams),
+        compute=_section(raw["compute"], "compute", SCHEMA["compute"], ComputeParams),
         report=_section(raw["report"], "report", SCHEMA["report"], ReportParams),
     )
     n_train, n_test = params.n_train, params.data.n_samples - params.n_train

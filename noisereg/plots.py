@@ -17,7 +17,6 @@ from matplotlib.patches import Rectangle
 
 from noisereg.data import Split
 from noisereg.io import atomic_path
-from noisereg.net import MLPWeights, predict_logits
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 TRAIN_COLOUR, VAL_COLOUR = "#0072B2", "#D55E00"
@@ -99,28 +98,6 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
     figure.suptitle("Training curves: mean over replicates, band = +-1 std")
     figure.tight_layout()
     return figure
-
-
-def plot_extent(split: Split, margin: float = 0.25) -> tuple[float, float, float, float]:
-    """Return (x_min, x_max, y_min, y_max) covering every train and test point plus a margin."""
-    points = np.concatenate([split.x_train, split.x_test])
-    low, high = points.min(axis=0) - margin, points.max(axis=0) + margin
-    return float(low[0]), float(high[0]), float(low[1]), float(high[1])
-
-
-def decision_surface(weights: Sequence[MLPWeights], xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Return mean predicted probability Z with Z[i, j] at (xs[j], ys[i]) (pcolormesh order).
-
-    The reference filled Z[ix, iy] and drew it as Z[iy, ix], transposing the map; here the
-    grid is built with meshgrid's default 'xy' indexing and predicted in one batched call
-    per replicate.
-    """
-    grid_x, grid_y = np.meshgrid(xs, ys)
-    points = np.column_stack([grid_x.ravel(), grid_y.ravel()]).astype(np.float32)
-    total = np.zeros(len(points), np.float64)
-    for w in weights:
-        total += 1.0 / (1.0 + np.exp(-predict_logits(w, points).astype(np.float64)))
-    return (total / len(weights)).reshape(grid_x.shape)
 
 
 def decision_maps(

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import numpy as np
 import pandas as pd
 
 from noisereg import plots
@@ -18,6 +17,7 @@ from noisereg.data import Split
 from noisereg.io import write_text
 from noisereg.net import MLPWeights
 from noisereg.stats import CI_METHOD, PAIRED_TEST, verdict
+from noisereg.surface import axes_for, decision_surface
 
 # The reference study's published single-run numbers: (train accuracy, test accuracy).
 REFERENCE_RESULTS = {
@@ -100,7 +100,11 @@ def p_relation(p: float | None) -> str:
 
 def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
     rows = []
-    for name, c in results.comparisons.items():
+    # In params order (the JSON file's keys are sorted).
+    ordered = [n for n in results.variants if n in results.comparisons]
+    ordered += [n for n in results.comparisons if n not in ordered]
+    for name in ordered:
+        c = results.comparisons[name]
         diff = c["diff"]
         outcome = verdict(diff, c.get("p_holm"))
         sentence = {
@@ -217,9 +221,9 @@ def _discussion(results: StudyResults, comparisons: list[dict[str, Any]]) -> lis
         if not children:
             continue
         setting = (
-            f"with the {metrics.get('dataset')} dataset"
+            f"the {metrics.get('dataset')} dataset"
             if metrics.get("dataset", "reference") != "reference"
-            else "with hidden layers " + " x ".join(map(str, metrics.get("hidden_units", [])))
+            else "hidden layers " + " x ".join(map(str, metrics.get("hidden_units", [])))
         )
         gap = f"the noiseless net's train - test gap is {interval(metrics['gap'])}"
         if base:
@@ -227,7 +231,7 @@ def _discussion(results: StudyResults, comparisons: list[dict[str, Any]]) -> lis
         effects = "; ".join(
             f"{r['variant']} ({r['noise']}) {r['diff_text']}, {r['verdict']}" for r in children
         )
-        sentences.append(f"{name.capitalize()}: {setting}, {gap}. Noise against it: {effects}.")
+        sentences.append(f"Against {name} ({setting}): {gap}. Noise compared with it: {effects}.")
     return sentences
 
 
@@ -239,10 +243,8 @@ def _p_holm(results: StudyResults, name: str) -> float | None:
 def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
     """Draw every figure to directory; return name, file, alt text and caption of each."""
     reference = results.splits["reference"]
-    xs_min, xs_max, ys_min, ys_max = plots.plot_extent(reference)
-    xs = np.linspace(xs_min, xs_max, results.heatmap_resolution)
-    ys = np.linspace(ys_min, ys_max, results.heatmap_resolution)
-    surfaces = {name: plots.decision_surface(w, xs, ys) for name, w in results.weights.items()}
+    xs, ys = axes_for(reference, results.heatmap_resolution)
+    surfaces = {name: decision_surface(w, xs, ys) for name, w in results.weights.items()}
     variant_splits = {
         name: results.splits[m.get("dataset", "reference")] for name, m in results.variants.items()
     }
@@ -302,7 +304,7 @@ def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
 
 def _markdown_text(value: Any) -> str:
     """Escape text for Markdown tables: HTML special characters and pipes."""
-    return html.escape(str(value)).replace("|", "\\|")
+    return html.escape(str(value), quote=False).replace("|", "\\|")
 
 
 def _environment(autoescape: bool) -> jinja2.Environment:

@@ -14,10 +14,17 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from noisereg import engine
+from noisereg import compute, engine
 from noisereg.data import Split
 from noisereg.net import MLPWeights, Net, predict_logits
-from noisereg.params import GridParams, Params, SweepParams, TrainParams, VariantParams
+from noisereg.params import (
+    ComputeParams,
+    GridParams,
+    Params,
+    SweepParams,
+    TrainParams,
+    VariantParams,
+)
 from noisereg.randomness import derive_seed
 
 
@@ -73,7 +80,7 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def train_replicates(
-    split: Split, nets: list[Net], train: TrainParams, label: str
+    split: Split, nets: list[Net], train: TrainParams, settings: ComputeParams, label: str
 ) -> list[ReplicateRun]:
     """Train each net over the replicate seeds.
 
@@ -86,14 +93,14 @@ def train_replicates(
         for net in nets
         for init, noise in seeds
     ]
-    result = engine.train(
+    result = compute.train(
         members,
         split.x_train,
         split.y_train,
         split.x_test,
         split.y_test,
         optimization(train),
-        train.max_models_per_graph,
+        settings,
         label,
     )
     runs = []
@@ -186,14 +193,14 @@ def run_grid(split: Split, params: Params) -> GridResult:
                     )
                 )
                 keys.append((width, stddev, repeat, fold))
-    result = engine.train(
+    result = compute.train(
         members,
         split.x_train,
         split.y_train,
         split.x_train,
         split.y_train,
         optimization(train),
-        train.max_models_per_graph,
+        params.compute,
         "grid_search",
     )
     scores = pd.DataFrame(keys, columns=["hidden_units", "noise", "repeat", "fold"])
@@ -214,7 +221,7 @@ def run_grid(split: Split, params: Params) -> GridResult:
     best, one_se = choose_cells(cells)
     chosen = {"best": best, "one_se": one_se}
     nets = [Net.of(int(c["hidden_units"]), hidden_stddev=c["noise"]) for c in chosen.values()]
-    runs = train_replicates(split, nets, train, "grid_search refit")
+    runs = train_replicates(split, nets, train, params.compute, "grid_search refit")
     return GridResult(cells, scores, best, one_se, dict(zip(chosen, runs, strict=True)))
 
 
@@ -240,7 +247,8 @@ def sweep_configs(params: Params, sweep: SweepParams) -> list[tuple[str, float, 
 def run_sweep(split: Split, params: Params) -> pd.DataFrame:
     """Return one row per replicate of every (placement, stddev) sweep point."""
     points = sweep_configs(params, params.sweep)
-    runs = train_replicates(split, [net for _, _, net in points], params.train, "sweep")
+    nets = [net for _, _, net in points]
+    runs = train_replicates(split, nets, params.train, params.compute, "sweep")
     frames = []
     for (placement, stddev, _), run in zip(points, runs, strict=True):
         frame = run.per_seed.copy()

@@ -17,8 +17,10 @@ def main(name: str) -> None:
         )
     variant = params.variants[name]
     split = load_split(dataset_dir(variant.dataset))
-    (run,) = train_replicates(split, [net_of(variant)], params.train, f"train@{name}")
-    outputs.write_variant(name, variant, run, params.report.confidence)
+    (run,) = train_replicates(
+        split, [net_of(variant)], params.train, params.compute, f"train@{name}"
+    )
+    outputs.write_variant(name, variant, run, params.report.confidence, split)
 
 
 if __name__ == "__main__":

@@ -39,15 +39,15 @@ def small(params: Params, **compute_changes: object) -> Params:
     grid = dataclasses.replace(
         params.grid, hidden_units=(8, 16), stddevs=(0.0, 0.5), cv_folds=3, cv_repeats=1
     )
-    settings = dataclasses.replace(params.compute, chunk_models=4, **compute_changes)
+    settings = dataclasses.replace(params.compute, **{"chunk_models": 4, **compute_changes})
     return dataclasses.replace(params, train=train, grid=grid, compute=settings)
 
 
-def test_grid_on_dask_equals_local(default_params: Params, split: Split, cluster_address: str) -> None:
+def test_grid_on_dask_equals_local(
+    default_params: Params, split: Split, cluster_address: str
+) -> None:
     local = run_grid(split, small(default_params))
-    remote = run_grid(
-        split, small(default_params, backend="dask", scheduler=cluster_address)
-    )
+    remote = run_grid(split, small(default_params, backend="dask", scheduler=cluster_address))
     pd.testing.assert_frame_equal(local.scores, remote.scores, check_exact=True)
     pd.testing.assert_frame_equal(local.cells, remote.cells, check_exact=True)
     assert local.best == remote.best and local.one_se == remote.one_se
@@ -85,7 +85,9 @@ def test_killed_worker_is_retried_and_results_are_identical(
     team = members(12)
     remote = compute.train(team, *data, opt, params.compute, "test", kill_one_worker)
     assert killed, "no worker was killed"
-    local = compute.train(team, *data, opt, dataclasses.replace(params.compute, backend="local"), "test")
+    local = compute.train(
+        team, *data, opt, dataclasses.replace(params.compute, backend="local"), "test"
+    )
     for ours, theirs in zip(remote.weights, local.weights, strict=True):
         for a, b in zip(ours.as_list(), theirs.as_list(), strict=True):
             np.testing.assert_array_equal(a, b)
@@ -93,7 +95,9 @@ def test_killed_worker_is_retried_and_results_are_identical(
         np.testing.assert_array_equal(remote.history[column], values)
 
 
-def test_unreachable_scheduler_fails_fast_with_one_line(default_params: Params, split: Split) -> None:
+def test_unreachable_scheduler_fails_fast_with_one_line(
+    default_params: Params, split: Split
+) -> None:
     params = small(
         default_params, backend="dask", scheduler="tcp://127.0.0.1:9", connect_timeout_s=2.0
     )
@@ -101,8 +105,14 @@ def test_unreachable_scheduler_fails_fast_with_one_line(default_params: Params, 
     started = time.monotonic()
     with pytest.raises(compute.ComputeError) as error:
         compute.train(
-            members(2), split.x_train, split.y_train, split.x_test, split.y_test, opt,
-            params.compute, "test",
+            members(2),
+            split.x_train,
+            split.y_train,
+            split.x_test,
+            split.y_test,
+            opt,
+            params.compute,
+            "test",
         )
     assert time.monotonic() - started < 30
     message = str(error.value)

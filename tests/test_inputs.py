@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from noisereg import outputs
+from noisereg.data import Split
 from noisereg.io import InputError
 from noisereg.params import Params
 from noisereg.randomness import glorot_uniform_mlp
@@ -32,13 +33,16 @@ PER_SEED = pd.DataFrame(
 
 
 @pytest.fixture
-def written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_params: Params) -> Path:
+def written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_params: Params, split: Split
+) -> Path:
     """A working directory holding train@deep_baseline's outputs for three tiny nets."""
     monkeypatch.chdir(tmp_path)
     variant = default_params.variants["deep_baseline"]
     history = pd.DataFrame({c: [0.5, 0.4] for c in outputs.HISTORY_COLUMNS} | {"epoch": [10, 20]})
     weights = [glorot_uniform_mlp(s, variant.hidden_units) for s in range(3)]
-    outputs.write_variant("deep_baseline", variant, ReplicateRun(PER_SEED, history, weights), 0.95)
+    run = ReplicateRun(PER_SEED, history, weights)
+    outputs.write_variant("deep_baseline", variant, run, 0.95, split)
     return tmp_path
 
 

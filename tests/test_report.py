@@ -14,10 +14,10 @@ import pytest
 
 from noisereg.data import Split
 from noisereg.net import MLPWeights
-from noisereg.plots import decision_surface
 from noisereg.randomness import glorot_uniform_mlp
 from noisereg.report import StudyResults, write_report
 from noisereg.stats import summarize
+from noisereg.surface import decision_surface
 
 EVIL = "<script>alert(1)</script>"
 
@@ -157,7 +157,7 @@ def test_discussion_ranks_placements_and_reads_reference_variants(report_dir: Pa
     # input_noise is the only comparison against baseline, so it ranks first.
     assert "input_noise (input 0.1) changed test accuracy most" in beyond
     # deep_baseline is a reference of its own: its gap and its noisy partner are discussed.
-    assert "Deep_baseline: with hidden layers 4 x 4" in beyond
+    assert "Against deep_baseline (hidden layers 4 x 4)" in beyond
     assert "&lt;script&gt;" in beyond and "vs deep_baseline" in markdown
 
 

@@ -27,6 +27,7 @@ def test_noise_zero_variant_pairs_exactly_with_baseline(
         split,
         [Net.of(32), Net.of(32), Net.of(32, input_stddev=0.3, hidden_stddev=0.3)],
         params.train,
+        params.compute,
         "test",
     )
     paired = dataclasses.replace(params.variants["baseline"], compare_to="baseline")
@@ -46,7 +47,9 @@ def test_replicates_share_initial_weights_across_variants(
     default_params: Params, split: Split
 ) -> None:
     params = small_train(default_params)
-    a, b = train_replicates(split, [Net.of(16), Net.of(16, input_stddev=0.5)], params.train, "test")
+    a, b = train_replicates(
+        split, [Net.of(16), Net.of(16, input_stddev=0.5)], params.train, params.compute, "test"
+    )
     assert list(a.per_seed["init_seed"]) == list(b.per_seed["init_seed"])
     assert a.per_seed["init_seed"].nunique() == 4
 
@@ -86,7 +89,7 @@ def test_comparisons_pair_each_variant_with_its_reference(
     params = small_train(default_params)
     names = ["deep_baseline", "deep_hidden_all", "baseline", "hidden_noise"]
     runs = train_replicates(
-        split, [net_of(params.variants[n]) for n in names], params.train, "test"
+        split, [net_of(params.variants[n]) for n in names], params.train, params.compute, "test"
     )
     per_seed = {name: run.per_seed for name, run in zip(names, runs, strict=True)}
     variants = {name: params.variants[name] for name in names}
