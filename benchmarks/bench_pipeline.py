@@ -1,7 +1,8 @@
 """Time a from-scratch `dvc repro` of the committed params in a temporary copy.
 
-Prints seconds per stage (from DVC's own log, wall clock between stage starts) and a last
-line `total: N s`. Run: .venv/bin/python benchmarks/bench_pipeline.py
+Prints seconds per stage (from DVC's own log, wall clock between stage starts), the sum for
+the core study (the reference's four variants, grid search, sweep and the shared stages)
+and a last line `total: N s`. Run: .venv/bin/python benchmarks/bench_pipeline.py
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CORE_VARIANTS = ("baseline", "input_noise", "hidden_noise", "both_noise")
+SHARED_STAGES = ("data", "compare", "grid_search", "sweep", "report")
 
 
 def main() -> None:
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     with tempfile.TemporaryDirectory() as temp:
         repo = Path(temp)
+        # The copy's own library, not the checkout's editable install.
+        env = {
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(repo),
+        }
         for name in ("noisereg", "stages"):
             shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("dvc.yaml", "params.yaml"):
@@ -53,6 +61,9 @@ def main() -> None:
             sys.exit(f"dvc repro failed with exit code {process.returncode}")
     for stage, seconds in timings.items():
         print(f"{stage}: {seconds:.1f} s")
+    core = [*SHARED_STAGES, *(f"train@{v}" for v in CORE_VARIANTS)]
+    core_seconds = sum(timings.get(stage, 0.0) for stage in core)
+    print(f"core study ({', '.join(core)}): {core_seconds:.0f} s")
     print(f"total: {end - started:.0f} s")
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from noisereg.net import MLPWeights, Net, dropout_stddev
+from noisereg.params import Optimization
 from noisereg.randomness import derive_seed, glorot_uniform_mlp, standard_normal
 
 HISTORY_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -52,20 +53,6 @@ class Member:
 
 
 @dataclass(frozen=True)
-class Optimization:
-    """Adam and loop settings shared by every member of one training call."""
-
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    beta_1: float
-    beta_2: float
-    epsilon: float
-    log_every: int
-    shuffle: bool
-
-
-@dataclass(frozen=True)
 class TrainResult:
     """Trained weights per member and the logged history, both in the members' order."""
 
@@ -88,8 +75,9 @@ def train(
 
     Members are grouped by architecture (one graph per hidden-width tuple: measured faster
     than padding narrow nets to the widest, see benchmarks/bench_engine.py) and chunked so
-    one graph never holds more than `max_models_per_graph` models. Results do not depend on
-    the grouping.
+    one graph never holds more than `max_models_per_graph` models. A model's seeds, data
+    and noise do not depend on its batch-mates; its floats may differ in the last bits
+    (batched kernels block differently), so the plan is fixed by the members and N alone.
     """
     if not members:
         raise ValueError("train() needs at least one member")
@@ -209,8 +197,8 @@ class _ChunkTrainer:
                 for layer in range(self.depth)
             ]
             for kind, of in (
-                (_PRE, lambda n: n.pre_stddev),
-                (_POST, lambda n: n.post_stddev),
+                (_PRE, lambda n: n.hidden_stddev),
+                (_POST, lambda n: n.post_activation_stddev),
                 (_DROPOUT, lambda n: tuple(map(dropout_stddev, n.dropout_rate))),
             )
         )

@@ -27,11 +27,14 @@ def build_model(
         layers.append(keras.layers.GaussianNoise(net.input_stddev, name="input_noise"))
     for i, width in enumerate(net.hidden_units):
         layers.append(dense(width, name=f"hidden_{i}"))
-        if net.pre_stddev[i] > 0:
-            layers.append(keras.layers.GaussianNoise(net.pre_stddev[i], name=f"pre_noise_{i}"))
+        if net.hidden_stddev[i] > 0:
+            layers.append(keras.layers.GaussianNoise(net.hidden_stddev[i], name=f"pre_noise_{i}"))
         layers.append(keras.layers.ReLU(name=f"relu_{i}"))
-        if net.post_stddev[i] > 0:
-            layers.append(keras.layers.GaussianNoise(net.post_stddev[i], name=f"post_noise_{i}"))
+        if net.post_activation_stddev[i] > 0:
+            noise = keras.layers.GaussianNoise(
+                net.post_activation_stddev[i], name=f"post_noise_{i}"
+            )
+            layers.append(noise)
         if net.dropout_rate[i] > 0:
             layers.append(keras.layers.GaussianDropout(net.dropout_rate[i], name=f"dropout_{i}"))
     if net.logit_stddev > 0:

@@ -38,8 +38,8 @@ class Net:
 
     hidden_units: tuple[int, ...]
     input_stddev: float
-    pre_stddev: tuple[float, ...]
-    post_stddev: tuple[float, ...]
+    hidden_stddev: tuple[float, ...]  # on each hidden pre-activation
+    post_activation_stddev: tuple[float, ...]
     dropout_rate: tuple[float, ...]
     weight_stddev: float
     logit_stddev: float
@@ -48,7 +48,7 @@ class Net:
         depth = len(self.hidden_units)
         if depth == 0:
             raise ValueError("a Net needs at least one hidden layer")
-        for name in ("pre_stddev", "post_stddev", "dropout_rate"):
+        for name in ("hidden_stddev", "post_activation_stddev", "dropout_rate"):
             if len(getattr(self, name)) != depth:
                 raise ValueError(f"Net.{name} needs one value per hidden layer ({depth})")
 
@@ -59,7 +59,7 @@ class Net:
         *,
         input_stddev: float = 0.0,
         hidden_stddev: float | Sequence[float] = 0.0,
-        post_stddev: float | Sequence[float] = 0.0,
+        post_activation_stddev: float | Sequence[float] = 0.0,
         dropout_rate: float | Sequence[float] = 0.0,
         weight_stddev: float = 0.0,
         logit_stddev: float = 0.0,
@@ -70,8 +70,8 @@ class Net:
         return cls(
             hidden_units=tuple(int(u) for u in units),
             input_stddev=float(input_stddev),
-            pre_stddev=per_layer(hidden_stddev, depth),
-            post_stddev=per_layer(post_stddev, depth),
+            hidden_stddev=per_layer(hidden_stddev, depth),
+            post_activation_stddev=per_layer(post_activation_stddev, depth),
             dropout_rate=per_layer(dropout_rate, depth),
             weight_stddev=float(weight_stddev),
             logit_stddev=float(logit_stddev),
@@ -87,8 +87,8 @@ class Net:
         """Return True when training adds no noise anywhere."""
         settings = (
             self.input_stddev,
-            *self.pre_stddev,
-            *self.post_stddev,
+            *self.hidden_stddev,
+            *self.post_activation_stddev,
             *self.dropout_rate,
             self.weight_stddev,
             self.logit_stddev,
@@ -101,8 +101,8 @@ class Net:
         if self.input_stddev:
             parts.append(f"input {self.input_stddev:g}")
         for label, values in (
-            ("pre-activation", self.pre_stddev),
-            ("post-activation", self.post_stddev),
+            ("pre-activation", self.hidden_stddev),
+            ("post-activation", self.post_activation_stddev),
             ("GaussianDropout rate", self.dropout_rate),
         ):
             if any(values):

@@ -23,7 +23,7 @@ from noisereg.models import save_keras, to_keras
 from noisereg.net import MLPWeights
 from noisereg.params import VariantParams
 from noisereg.stats import CI_METHOD, holm, paired_comparison, summarize
-from noisereg.study import GridResult, ReplicateRun, net_of
+from noisereg.study import GridResult, ReplicateRun
 from noisereg.surface import surface_frame
 
 REPLICATE_COLUMNS = ["replicate", "init_seed", "train_acc", "test_acc", "test_loss"]
@@ -71,7 +71,7 @@ def write_variant(
     name: str, variant: VariantParams, run: ReplicateRun, confidence: float, split: Split
 ) -> None:
     """Write models/<name>/, metrics/<name>.json, and its history, replicates, surface."""
-    net = net_of(variant)
+    net = variant.net
     with atomic_dir(model_dir(name)) as directory:
         for i, weights in enumerate(run.weights):
             save_keras(to_keras(weights, net), directory / f"seed_{i}.keras")
@@ -86,7 +86,7 @@ def write_variant(
     write_csv(replicates_path(name), run.per_seed)
     metrics = replicate_metrics(run.per_seed, confidence)
     metrics.update(
-        hidden_units=list(variant.hidden_units),
+        hidden_units=list(net.hidden_units),
         noise=net.describe(),
         dataset=variant.dataset,
         compare_to=variant.compare_to,

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from noisereg.net import Net
+
 PLACEMENTS = ("input", "hidden", "both")
 DATASETS = ("reference", "large")
 BACKENDS = ("local", "dask")
@@ -44,8 +46,8 @@ class ModelParams:
 
 
 @dataclass(frozen=True)
-class TrainParams:
-    """The `train` section: Adam, epochs, minibatching, replicate seeds and logging."""
+class Optimization:
+    """Adam and loop settings: what the engine needs to train any set of models."""
 
     epochs: int
     batch_size: int
@@ -53,43 +55,29 @@ class TrainParams:
     beta_1: float
     beta_2: float
     epsilon: float
+    log_every: int
     shuffle: bool
+
+
+@dataclass(frozen=True)
+class TrainParams(Optimization):
+    """The `train` section: the optimization settings plus the replicate seeds."""
+
     replicates: int
     seed: int
-    log_every: int
 
 
 @dataclass(frozen=True)
 class VariantParams:
-    """One variant: architecture, noise per placement, dataset, and its comparison reference.
+    """One variant: its net and training noise, dataset, and its comparison reference.
 
-    Per-layer settings hold one value per hidden layer; `compare_to` is None for a variant
-    that is itself a reference (baseline and the noiseless nets of other settings).
+    `compare_to` is None for a variant that is itself a reference (baseline and the
+    noiseless nets of other settings).
     """
 
-    hidden_units: tuple[int, ...]
-    input_stddev: float
-    hidden_stddev: tuple[float, ...]
-    post_activation_stddev: tuple[float, ...]
-    dropout_rate: tuple[float, ...]
-    weight_stddev: float
-    logit_stddev: float
+    net: Net
     dataset: str
     compare_to: str | None
-
-    @property
-    def noiseless(self) -> bool:
-        """Return True when the variant adds no noise anywhere."""
-        return not any(
-            (
-                self.input_stddev,
-                *self.hidden_stddev,
-                *self.post_activation_stddev,
-                *self.dropout_rate,
-                self.weight_stddev,
-                self.logit_stddev,
-            )
-        )
 
 
 @dataclass(frozen=True)
@@ -356,9 +344,10 @@ def _variant(raw: Any, name: str, default_width: int) -> VariantParams:
         if key in raw and (problem := rule(value)) is not None:
             raise ParamsError(f"params: '{path}.{key}' must be {problem}, got {value!r}")
         values[key] = value
-    units = values["hidden_units"] if values["hidden_units"] is not None else default_width
-    values["hidden_units"] = tuple(units) if isinstance(units, list) else (units,)
-    depth = len(values["hidden_units"])
+    units = values.pop("hidden_units")
+    units = default_width if units is None else units
+    hidden_units = tuple(units) if isinstance(units, list) else (units,)
+    depth = len(hidden_units)
     for key in ("hidden_stddev", "post_activation_stddev", "dropout_rate"):
         value = values[key]
         if isinstance(value, list) and len(value) != depth:
@@ -371,9 +360,11 @@ def _variant(raw: Any, name: str, default_width: int) -> VariantParams:
         )
     for key in ("input_stddev", "weight_stddev", "logit_stddev"):
         values[key] = float(values[key])
+    compare_to = values.pop("compare_to")
     if "compare_to" not in raw and name != "baseline":
-        values["compare_to"] = "baseline"
-    return VariantParams(**values)
+        compare_to = "baseline"
+    dataset = values.pop("dataset")
+    return VariantParams(Net(hidden_units=hidden_units, **values), dataset, compare_to)
 
 
 def _variants(raw: Any, default_width: int) -> dict[str, VariantParams]:
@@ -391,9 +382,9 @@ def _variants(raw: Any, default_width: int) -> dict[str, VariantParams]:
         variants[name] = _variant(settings, name, default_width)
     baseline = variants["baseline"]
     if (
-        not baseline.noiseless
+        not baseline.net.noiseless
         or baseline.dataset != "reference"
-        or baseline.hidden_units != (default_width,)
+        or baseline.net.hidden_units != (default_width,)
         or baseline.compare_to is not None
     ):
         raise ParamsError(
@@ -412,11 +403,14 @@ def _variants(raw: Any, default_width: int) -> dict[str, VariantParams]:
                 f"{', '.join(others)}, null; got {target!r}"
             )
         reference = variants[target]
-        if (reference.hidden_units, reference.dataset) != (variant.hidden_units, variant.dataset):
+        setting, wanted = (
+            (list(reference.net.hidden_units), reference.dataset),
+            (list(variant.net.hidden_units), variant.dataset),
+        )
+        if setting != wanted:
             raise ParamsError(
                 f"params: '{key}' must name a variant with the same hidden_units and dataset "
-                f"(paired by seed), got '{target}' ({list(reference.hidden_units)}, "
-                f"{reference.dataset}) for {list(variant.hidden_units)}, {variant.dataset}"
+                f"(paired by seed), got '{target}' {setting} for {wanted}"
             )
     return variants
 

@@ -17,14 +17,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from noisereg import compute, engine
 from noisereg.data import Split
 from noisereg.net import MLPWeights, Net, predict_logits
-from noisereg.params import (
-    ComputeParams,
-    GridParams,
-    Params,
-    SweepParams,
-    TrainParams,
-    VariantParams,
-)
+from noisereg.params import ComputeParams, GridParams, Params, SweepParams, TrainParams
 from noisereg.randomness import derive_seed
 
 
@@ -35,33 +28,6 @@ class ReplicateRun:
     per_seed: pd.DataFrame  # replicate, init_seed, train_acc, test_acc, test_loss
     history: pd.DataFrame  # epoch, <column>, <column>_std
     weights: list[MLPWeights]
-
-
-def net_of(variant: VariantParams) -> Net:
-    """Return the engine's description of a variant's net and noise."""
-    return Net(
-        hidden_units=variant.hidden_units,
-        input_stddev=variant.input_stddev,
-        pre_stddev=variant.hidden_stddev,
-        post_stddev=variant.post_activation_stddev,
-        dropout_rate=variant.dropout_rate,
-        weight_stddev=variant.weight_stddev,
-        logit_stddev=variant.logit_stddev,
-    )
-
-
-def optimization(train: TrainParams) -> engine.Optimization:
-    """Return the engine's optimizer settings from the train params."""
-    return engine.Optimization(
-        epochs=train.epochs,
-        batch_size=train.batch_size,
-        learning_rate=train.learning_rate,
-        beta_1=train.beta_1,
-        beta_2=train.beta_2,
-        epsilon=train.epsilon,
-        log_every=train.log_every,
-        shuffle=train.shuffle,
-    )
 
 
 def replicate_seeds(train: TrainParams, replicate: int) -> tuple[int, int]:
@@ -99,7 +65,7 @@ def train_replicates(
         split.y_train,
         split.x_test,
         split.y_test,
-        optimization(train),
+        train,
         settings,
         label,
     )
@@ -199,7 +165,7 @@ def run_grid(split: Split, params: Params) -> GridResult:
         split.y_train,
         split.x_train,
         split.y_train,
-        optimization(train),
+        train,
         params.compute,
         "grid_search",
     )

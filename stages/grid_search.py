@@ -11,8 +11,7 @@ from noisereg.study import run_grid
 
 def main() -> None:
     params = load_params()
-    result = run_grid(load_split(Path("data")), params)
-    outputs.write_grid(result, params.report.confidence)
+    outputs.write_grid(run_grid(load_split(Path("data")), params), params.report.confidence)
 
 
 if __name__ == "__main__":

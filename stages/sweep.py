@@ -11,8 +11,7 @@ from noisereg.study import run_sweep
 
 def main() -> None:
     params = load_params()
-    per_seed = run_sweep(load_split(Path("data")), params)
-    outputs.write_sweep(per_seed, params.report.confidence)
+    outputs.write_sweep(run_sweep(load_split(Path("data")), params), params.report.confidence)
 
 
 if __name__ == "__main__":

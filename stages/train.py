@@ -6,7 +6,7 @@ from noisereg import outputs
 from noisereg.cli import run_stage
 from noisereg.data import dataset_dir, load_split
 from noisereg.params import ParamsError, load_params
-from noisereg.study import net_of, train_replicates
+from noisereg.study import train_replicates
 
 
 def main(name: str) -> None:
@@ -17,9 +17,7 @@ def main(name: str) -> None:
         )
     variant = params.variants[name]
     split = load_split(dataset_dir(variant.dataset))
-    (run,) = train_replicates(
-        split, [net_of(variant)], params.train, params.compute, f"train@{name}"
-    )
+    (run,) = train_replicates(split, [variant.net], params.train, params.compute, f"train@{name}")
     outputs.write_variant(name, variant, run, params.report.confidence, split)
 
 

@@ -16,7 +16,7 @@ from noisereg import compute, engine
 from noisereg.data import Split
 from noisereg.net import Net
 from noisereg.params import Params
-from noisereg.study import optimization, run_grid
+from noisereg.study import run_grid
 
 distributed = pytest.importorskip("distributed")
 
@@ -69,7 +69,7 @@ def test_killed_worker_is_retried_and_results_are_identical(
     default_params: Params, split: Split, cluster_address: str
 ) -> None:
     params = small(default_params, backend="dask", scheduler=cluster_address, chunk_models=2)
-    opt = optimization(dataclasses.replace(params.train, epochs=300))
+    opt = dataclasses.replace(params.train, epochs=300)
     data = (split.x_train, split.y_train, split.x_test, split.y_test)
     killed: list[int] = []
 
@@ -101,7 +101,7 @@ def test_unreachable_scheduler_fails_fast_with_one_line(
     params = small(
         default_params, backend="dask", scheduler="tcp://127.0.0.1:9", connect_timeout_s=2.0
     )
-    opt = optimization(params.train)
+    opt = params.train
     started = time.monotonic()
     with pytest.raises(compute.ComputeError) as error:
         compute.train(

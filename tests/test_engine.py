@@ -44,7 +44,7 @@ def test_different_seed_gives_different_weights(split: Split) -> None:
 def test_result_does_not_depend_on_batch_mates_or_chunking(split: Split) -> None:
     alone = train(split, [member(7)]).weights[0]
     every_placement = Net.of(
-        (24,), post_stddev=0.3, dropout_rate=0.2, weight_stddev=0.1, logit_stddev=0.5
+        (24,), post_activation_stddev=0.3, dropout_rate=0.2, weight_stddev=0.1, logit_stddev=0.5
     )
     mates = [
         member(3, 0.5, 0.0),
@@ -93,7 +93,7 @@ def test_every_placement_changes_training(split: Split) -> None:
     placements = {
         "input": {"input_stddev": 0.2},
         "pre": {"hidden_stddev": 0.2},
-        "post": {"post_stddev": 0.2},
+        "post": {"post_activation_stddev": 0.2},
         "dropout": {"dropout_rate": 0.2},
         "weights": {"weight_stddev": 0.2},
         "logits": {"logit_stddev": 0.5},

@@ -127,11 +127,13 @@ def test_predictions_match_fit_after_500_epochs(split: Split, net: Net, batch_si
 WIDTH = 32
 NOISY_NETS = {
     "input+pre-activation": Net.of(WIDTH, input_stddev=0.3, hidden_stddev=0.3),
-    "post-activation": Net.of(WIDTH, post_stddev=0.3),
+    "post-activation": Net.of(WIDTH, post_activation_stddev=0.3),
     "gaussian-dropout": Net.of(WIDTH, dropout_rate=0.3),
     "weights": Net.of(WIDTH, weight_stddev=0.3),
     "logits": Net.of(WIDTH, logit_stddev=1.0),
-    "deep, every layer": Net.of((16, 16), hidden_stddev=0.3, post_stddev=0.3, dropout_rate=0.2),
+    "deep, every layer": Net.of(
+        (16, 16), hidden_stddev=0.3, post_activation_stddev=0.3, dropout_rate=0.2
+    ),
 }
 
 

@@ -40,7 +40,7 @@ def written(
     monkeypatch.chdir(tmp_path)
     variant = default_params.variants["deep_baseline"]
     history = pd.DataFrame({c: [0.5, 0.4] for c in outputs.HISTORY_COLUMNS} | {"epoch": [10, 20]})
-    weights = [glorot_uniform_mlp(s, variant.hidden_units) for s in range(3)]
+    weights = [glorot_uniform_mlp(s, variant.net.hidden_units) for s in range(3)]
     run = ReplicateRun(PER_SEED, history, weights)
     outputs.write_variant("deep_baseline", variant, run, 0.95, split)
     return tmp_path

@@ -25,7 +25,7 @@ from noisereg.randomness import glorot_uniform_mlp
             Net.of(16, input_stddev=0.1, hidden_stddev=0.1),
             ["GaussianNoise", "Dense", "GaussianNoise", "ReLU", "Dense"],
         ),
-        (Net.of(16, post_stddev=0.1), ["Dense", "ReLU", "GaussianNoise", "Dense"]),
+        (Net.of(16, post_activation_stddev=0.1), ["Dense", "ReLU", "GaussianNoise", "Dense"]),
         (Net.of(16, dropout_rate=0.2), ["Dense", "ReLU", "GaussianDropout", "Dense"]),
         (
             Net.of(16, logit_stddev=0.5),

@@ -147,6 +147,13 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         lambda raw: raw["variants"]["deep_hidden_all"].update(compare_to="baseline"),
         ["variants.deep_hidden_all.compare_to", "same hidden_units and dataset"],
     ),
+    ("unknown backend", setter("compute", "backend", "spark"), ["compute.backend", "local, dask"]),
+    (
+        "scheduler that is no address",
+        setter("compute", "scheduler", "my-cluster"),
+        ["compute.scheduler", "tcp://"],
+    ),
+    ("zero workers", setter("compute", "n_workers", 0), ["compute.n_workers", "integer >= 1"]),
     (
         "large dataset too small",
         setter("data", "large_n_samples", 2),
@@ -178,9 +185,9 @@ def test_defaults_are_valid_and_reproduce_the_reference(default_raw: dict[str, A
     assert params.grid.stddevs == (0.001, 0.01, 0.1, 0.2, 0.7, 1.0)
     assert params.grid.cv_folds == 5
     both = params.variants["both_noise"]
-    assert both.input_stddev == 0.1 and both.hidden_stddev == (0.1,)
-    assert both.hidden_units == (400,) and both.compare_to == "baseline"
-    assert params.variants["deep_hidden_first"].hidden_stddev == (0.1, 0.0, 0.0)
+    assert both.net.input_stddev == 0.1 and both.net.hidden_stddev == (0.1,)
+    assert both.net.hidden_units == (400,) and both.compare_to == "baseline"
+    assert params.variants["deep_hidden_first"].net.hidden_stddev == (0.1, 0.0, 0.0)
     assert params.variants["large_baseline"].compare_to is None
 
 

@@ -164,12 +164,10 @@ def test_experiment_row_carries_new_metrics(repo: Path, first_run: str) -> None:
     dvc(repo, "checkout", "--force")
 
 
-def test_killed_stage_leaves_nothing_valid_and_rerun_matches(repo: Path, first_run: str) -> None:
-    reference = metric_bytes(repo)
-    shutil.rmtree(repo / "models" / "baseline")
-    (repo / "metrics" / "baseline.json").unlink()
+def start_training(repo: Path, variant: str) -> subprocess.Popen[str]:
+    """Start train@<variant> directly and return once its first epochs are logged."""
     process = subprocess.Popen(
-        [str(BIN / "python"), "stages/train.py", "--variant", "baseline"],
+        [str(BIN / "python"), "stages/train.py", "--variant", variant],
         cwd=repo,
         env={**ENV, "PYTHONPATH": str(repo)},
         stderr=subprocess.PIPE,
@@ -178,10 +176,18 @@ def test_killed_stage_leaves_nothing_valid_and_rerun_matches(repo: Path, first_r
     )
     assert process.stderr is not None
     deadline = time.monotonic() + 120
-    for line in process.stderr:  # wait until training is under way, then kill hard
+    for line in process.stderr:
         if "epoch" in line or time.monotonic() > deadline:
             break
-    os.killpg(process.pid, signal.SIGKILL)
+    return process
+
+
+def test_killed_stage_leaves_nothing_valid_and_rerun_matches(repo: Path, first_run: str) -> None:
+    reference = metric_bytes(repo)
+    shutil.rmtree(repo / "models" / "baseline")
+    (repo / "metrics" / "baseline.json").unlink()
+    process = start_training(repo, "baseline")
+    os.killpg(process.pid, signal.SIGKILL)  # kill hard, mid-training
     process.wait()
     assert not (repo / "models" / "baseline").exists()
     assert not (repo / "metrics" / "baseline.json").exists()
@@ -194,18 +200,9 @@ def test_killed_stage_leaves_nothing_valid_and_rerun_matches(repo: Path, first_r
 def test_interrupted_stage_exits_130_and_replaces_nothing(repo: Path, first_run: str) -> None:
     before = metric_bytes(repo)["input_noise.json"]
     models_before = weight_bytes(repo)["input_noise"]
-    process = subprocess.Popen(
-        [str(BIN / "python"), "stages/train.py", "--variant", "input_noise"],
-        cwd=repo,
-        env={**ENV, "PYTHONPATH": str(repo)},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_training(repo, "input_noise")
     assert process.stderr is not None
-    for line in process.stderr:  # wait until training is under way, then press Ctrl-C
-        if "epoch" in line:
-            break
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)  # Ctrl-C
     rest = process.stderr.read()
     assert process.wait(timeout=120) == 130
     assert "interrupted; no output was replaced" in rest

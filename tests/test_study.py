@@ -11,7 +11,7 @@ from noisereg.data import Split
 from noisereg.net import Net
 from noisereg.outputs import comparisons
 from noisereg.params import GridParams, Params
-from noisereg.study import choose_cells, cv_splits, net_of, train_replicates
+from noisereg.study import choose_cells, cv_splits, train_replicates
 
 
 def small_train(params: Params) -> Params:
@@ -89,7 +89,7 @@ def test_comparisons_pair_each_variant_with_its_reference(
     params = small_train(default_params)
     names = ["deep_baseline", "deep_hidden_all", "baseline", "hidden_noise"]
     runs = train_replicates(
-        split, [net_of(params.variants[n]) for n in names], params.train, params.compute, "test"
+        split, [params.variants[n].net for n in names], params.train, params.compute, "test"
     )
     per_seed = {name: run.per_seed for name, run in zip(names, runs, strict=True)}
     variants = {name: params.variants[name] for name in names}
