@@ -39,7 +39,7 @@ def train(
     label: str,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> engine.TrainResult:
-    """Train every member on the configured backend; return results in the members' order.
+    """Return every member's training result, trained on the configured backend, in order.
 
     `on_progress(done, total)` is called as Dask tasks finish (tests use it to kill a worker
     mid-run).

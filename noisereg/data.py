@@ -65,7 +65,7 @@ def save_split(train: pd.DataFrame, test: pd.DataFrame, directory: Path) -> None
 
 
 def load_split(directory: Path) -> Split:
-    """Read train.csv and test.csv written by the data stage, validating their contents."""
+    """Return the split read from train.csv and test.csv (data stage), contents validated."""
     frames = [read_csv(directory / f"{name}.csv", "data", COLUMNS) for name in ("train", "test")]
     for name, frame in zip(("train", "test"), frames, strict=True):
         if not frame["label"].isin([0, 1]).all():

@@ -71,7 +71,7 @@ def train(
     max_models_per_graph: int = 256,
     label: str = "train",
 ) -> TrainResult:
-    """Train every member and return its weights and history, in the members' order.
+    """Return every member's trained weights and history, in the members' order.
 
     Members are grouped by architecture (one graph per hidden-width tuple: measured faster
     than padding narrow nets to the widest, see benchmarks/bench_engine.py) and chunked so
@@ -222,7 +222,7 @@ class _ChunkTrainer:
     def run(
         self, tag: str, started: float
     ) -> tuple[list[MLPWeights], np.ndarray, dict[str, np.ndarray]]:
-        """Train all epochs in chunks of log intervals, printing progress between chunks."""
+        """Return weights, logged epochs and history after training every epoch (with progress)."""
         every = self.opt.log_every
         full, remainder = divmod(self.opt.epochs, every)
         plan = [(every, full)] if full else []

@@ -108,12 +108,12 @@ def _read(path: str | Path, producer: str, reader: Callable[[Path], T]) -> T:
 
 
 def read_json(path: str | Path, producer: str) -> Any:
-    """Read a JSON file written by stage `producer`; raise InputError naming both on failure."""
+    """Return a JSON file's content (written by `producer`); InputError names both on failure."""
     return _read(path, producer, lambda p: json.loads(p.read_text()))
 
 
 def read_csv(path: str | Path, producer: str, columns: list[str]) -> pd.DataFrame:
-    """Read a CSV written by `producer` and check it has `columns` and at least one row."""
+    """Return a CSV written by `producer`, checked to have `columns` and at least one row."""
 
     def reader(p: Path) -> pd.DataFrame:
         frame = pd.read_csv(p)
@@ -128,7 +128,7 @@ def read_csv(path: str | Path, producer: str, columns: list[str]) -> pd.DataFram
 
 
 def read_with(path: str | Path, producer: str, reader: Callable[[Path], T]) -> T:
-    """Read a file with a custom reader, with the same error contract as read_json."""
+    """Return what `reader` makes of a file, with the same error contract as read_json."""
     return _read(path, producer, reader)
 
 

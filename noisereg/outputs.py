@@ -95,17 +95,17 @@ def write_variant(
 
 
 def read_replicates(name: str) -> pd.DataFrame:
-    """Read plots/replicates/<name>.csv, written by train@<name>."""
+    """Return plots/replicates/<name>.csv (one row per seed), written by train@<name>."""
     return read_csv(replicates_path(name), f"train@{name}", REPLICATE_COLUMNS)
 
 
 def read_history(name: str) -> pd.DataFrame:
-    """Read plots/history/<name>.csv, written by train@<name>."""
+    """Return plots/history/<name>.csv (logged curves), written by train@<name>."""
     return read_csv(history_path(name), f"train@{name}", HISTORY_COLUMNS)
 
 
 def read_weights(name: str) -> list[MLPWeights]:
-    """Read the stacked weights of every replicate of a variant."""
+    """Return the weights of every replicate of a variant, from models/<name>/weights.npz."""
 
     def reader(path: Path) -> list[MLPWeights]:
         with np.load(path) as data:
@@ -121,7 +121,7 @@ def read_weights(name: str) -> list[MLPWeights]:
 
 
 def read_metrics(name: str, producer: str) -> dict[str, Any]:
-    """Read metrics/<name>.json written by stage `producer`."""
+    """Return metrics/<name>.json (a JSON object) written by stage `producer`."""
     payload = read_json(Path("metrics") / f"{name}.json", producer)
     if not isinstance(payload, dict):
         raise InputError(f"metrics/{name}.json: must hold a JSON object; rerun '{producer}'")

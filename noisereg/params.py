@@ -134,7 +134,7 @@ class Params:
 
     @property
     def n_train(self) -> int:
-        """Number of training points the split leaves (sklearn rounds the test size up)."""
+        """Return the number of training points the split leaves (sklearn rounds test up)."""
         return self.data.n_samples - math.ceil(self.data.test_size * self.data.n_samples)
 
 
@@ -462,7 +462,7 @@ def parse_params(raw: Any) -> Params:
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate a params file; raise ParamsError naming the file or key on failure."""
+    """Return validated Params from a file; ParamsError names the file or key on failure."""
     path = Path(path)
     try:
         text = path.read_text()

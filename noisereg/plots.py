@@ -53,7 +53,7 @@ def _panel_grid(count: int, rows_per_panel: int, size: tuple[float, float]) -> t
 
 
 def training_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
-    """Loss and accuracy vs epoch per variant: mean line, +-1 std band, same axes everywhere."""
+    """Return loss and accuracy vs epoch per variant: mean, +-1 std band, same axes."""
     names = list(histories)
     figure, axes = _panel_grid(len(names), 2, (3.2, 2.6))
     columns = axes.shape[1]
@@ -106,7 +106,7 @@ def decision_maps(
     ys: np.ndarray,
     splits: Mapping[str, Split],
 ) -> Figure:
-    """One panel per variant, shared 0..1 colour scale, train and test points marked apart.
+    """Return one panel per variant: shared 0..1 colour scale, train and test points marked.
 
     `splits` gives each variant the dataset it was trained on; its points are drawn.
     """
@@ -156,7 +156,7 @@ def decision_maps(
 def grid_heatmap(
     cells: pd.DataFrame, best: Mapping[str, float], one_se: Mapping[str, float]
 ) -> Figure:
-    """Width x noise heat-map of mean CV accuracy +- std; best and one-SE cells boxed."""
+    """Return the width x noise heat-map of mean CV accuracy +- std, chosen cells boxed."""
     widths = sorted(cells["hidden_units"].unique())
     noises = sorted(cells["noise"].unique())
     table = cells.set_index(["hidden_units", "noise"])
@@ -188,7 +188,7 @@ def grid_heatmap(
 
 
 def noise_sweep(points: pd.DataFrame, baseline: Mapping[str, float | None]) -> Figure:
-    """Test accuracy vs noise stddev per placement with CI bars; baseline as a band."""
+    """Return test accuracy vs noise stddev per placement with CI bars, baseline as a band."""
     figure, ax = plt.subplots(figsize=(6.4, 4.0))
     for placement, frame in points.groupby("placement", sort=False):
         frame = frame.sort_values("stddev")
@@ -219,7 +219,7 @@ def noise_sweep(points: pd.DataFrame, baseline: Mapping[str, float | None]) -> F
 
 
 def paired_differences(rows: Sequence[Mapping[str, Any]]) -> Figure:
-    """Forest plot of paired test-accuracy differences vs baseline with their CIs."""
+    """Return a forest plot of paired test-accuracy differences with their CIs."""
     figure, ax = plt.subplots(figsize=(6.4, 0.6 * len(rows) + 1.4))
     for i, row in enumerate(rows):
         mean, low, high = (

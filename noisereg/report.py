@@ -68,7 +68,7 @@ class StudyResults:
 
 
 def interval(summary: Mapping[str, Any] | None, digits: int = 3) -> str:
-    """Format a summary as 'mean [low, high]', or just the mean without a CI."""
+    """Return a summary as 'mean [low, high]', or just the mean without a CI."""
     if not summary or summary.get("mean") is None:
         return "n/a"
     text = f"{summary['mean']:.{digits}f}"
@@ -78,7 +78,7 @@ def interval(summary: Mapping[str, Any] | None, digits: int = 3) -> str:
 
 
 def signed_interval(summary: Mapping[str, Any]) -> str:
-    """Format a difference summary with explicit signs."""
+    """Return a difference summary as text with explicit signs."""
     text = f"{summary['mean']:+.3f}"
     if summary.get("ci_low") is not None:
         text += f" [{summary['ci_low']:+.3f}, {summary['ci_high']:+.3f}]"
@@ -86,14 +86,14 @@ def signed_interval(summary: Mapping[str, Any]) -> str:
 
 
 def p_text(p: float | None) -> str:
-    """Format a p-value for a table."""
+    """Return a p-value as table text."""
     if p is None:
         return "n/a"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def p_relation(p: float | None) -> str:
-    """Format a p-value after its symbol: '= 0.012' or '< 0.001'."""
+    """Return a p-value with its relation: '= 0.012' or '< 0.001'."""
     text = p_text(p)
     return text if text.startswith("<") else f"= {text}"
 

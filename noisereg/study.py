@@ -48,7 +48,7 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 def train_replicates(
     split: Split, nets: list[Net], train: TrainParams, settings: ComputeParams, label: str
 ) -> list[ReplicateRun]:
-    """Train each net over the replicate seeds.
+    """Return one ReplicateRun per net, each trained over the replicate seeds.
 
     All nets go to the engine in one call, so nets of one architecture share a graph.
     """
@@ -139,7 +139,7 @@ def choose_cells(cells: pd.DataFrame) -> tuple[dict[str, float], dict[str, float
 
 
 def run_grid(split: Split, params: Params) -> GridResult:
-    """Cross-validate every width x hidden-noise cell, choose cells, refit them on all data."""
+    """Return the CV grid: every width x noise cell scored, cells chosen, chosen ones refit."""
     grid, train = params.grid, params.train
     folds = cv_splits(split.y_train, grid)
     members, keys = [], []

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from noisereg import compute, engine
 from noisereg.data import Split
 from noisereg.net import Net
 from noisereg.params import Params
 from noisereg.study import run_grid
+from tests.conftest import ROOT
 
 distributed = pytest.importorskip("distributed")
 
@@ -127,3 +135,30 @@ def test_environment_variable_overrides_the_scheduler(
     assert compute.scheduler_address(default_params.compute) == "tcp://10.0.0.5:8786"
     monkeypatch.delenv(compute.SCHEDULER_ENV)
     assert compute.scheduler_address(default_params.compute) == default_params.compute.scheduler
+
+
+def test_stage_with_unreachable_scheduler_exits_3_with_one_line(
+    tmp_path: Path, default_raw: dict[str, Any]
+) -> None:
+    shutil.copytree(ROOT / "stages", tmp_path / "stages")
+    raw = copy.deepcopy(default_raw)
+    raw["compute"].update(backend="dask", scheduler="tcp://127.0.0.1:9", connect_timeout_s=2)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def stage(script: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, f"stages/{script}"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    assert stage("data.py").returncode == 0
+    result = stage("grid_search.py")
+    assert result.returncode == 3
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "cannot reach the Dask scheduler 'tcp://127.0.0.1:9'" in errors[0]
+    assert not (tmp_path / "metrics").exists() and not (tmp_path / "plots").exists()
