@@ -164,8 +164,16 @@ def test_experiment_row_carries_new_metrics(repo: Path, first_run: str) -> None:
     dvc(repo, "checkout", "--force")
 
 
-def start_training(repo: Path, variant: str) -> subprocess.Popen[str]:
-    """Start train@<variant> directly and return once its first epochs are logged."""
+def start_training(repo: Path, variant: str, default_raw: dict[str, Any]) -> subprocess.Popen[str]:
+    """Start train@<variant> directly on a very long run; return once its epochs are logged.
+
+    The long run guarantees the signal lands mid-training; the tiny params are back in
+    place (the stage has read its params by then) before the caller runs DVC again.
+    """
+    long_run = tiny_raw(default_raw)
+    # ~10 progress lines per run, so each in-graph call is short enough to interrupt.
+    long_run["train"].update(epochs=100_000, log_every=10)
+    write_params(repo, long_run)
     process = subprocess.Popen(
         [str(BIN / "python"), "stages/train.py", "--variant", variant],
         cwd=repo,
@@ -179,14 +187,17 @@ def start_training(repo: Path, variant: str) -> subprocess.Popen[str]:
     for line in process.stderr:
         if "epoch" in line or time.monotonic() > deadline:
             break
+    write_params(repo, tiny_raw(default_raw))
     return process
 
 
-def test_killed_stage_leaves_nothing_valid_and_rerun_matches(repo: Path, first_run: str) -> None:
+def test_killed_stage_leaves_nothing_valid_and_rerun_matches(
+    repo: Path, first_run: str, default_raw: dict[str, Any]
+) -> None:
     reference = metric_bytes(repo)
     shutil.rmtree(repo / "models" / "baseline")
     (repo / "metrics" / "baseline.json").unlink()
-    process = start_training(repo, "baseline")
+    process = start_training(repo, "baseline", default_raw)
     os.killpg(process.pid, signal.SIGKILL)  # kill hard, mid-training
     process.wait()
     assert not (repo / "models" / "baseline").exists()
@@ -197,10 +208,12 @@ def test_killed_stage_leaves_nothing_valid_and_rerun_matches(repo: Path, first_r
     assert not list((repo / "models").glob(".*partial*"))  # the rerun cleared the killed run's
 
 
-def test_interrupted_stage_exits_130_and_replaces_nothing(repo: Path, first_run: str) -> None:
+def test_interrupted_stage_exits_130_and_replaces_nothing(
+    repo: Path, first_run: str, default_raw: dict[str, Any]
+) -> None:
     before = metric_bytes(repo)["input_noise.json"]
     models_before = weight_bytes(repo)["input_noise"]
-    process = start_training(repo, "input_noise")
+    process = start_training(repo, "input_noise", default_raw)
     assert process.stderr is not None
     process.send_signal(signal.SIGINT)  # Ctrl-C
     rest = process.stderr.read()
