@@ -24,21 +24,30 @@ PACKAGES = (
 )
 
 
+# Files the pipeline itself rewrites while it runs; edits there do not make the code dirty.
+_PIPELINE_WRITTEN = ("dvc.lock", "data/", "models/", "metrics/", "plots/", "reports/")
+
+
 def git_commit() -> str:
-    """Return the checked-out commit (with '+dirty' for local edits), or why there is none."""
+    """Return the checked-out commit ('+dirty' for edited code or params), or why there is none.
+
+    The report is rendered before `dvc.lock` and the metrics are committed, so changes to
+    what the pipeline writes are not counted as edits.
+    """
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
-        dirty = subprocess.run(
+        status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
             check=True,
-        ).stdout.strip()
+        ).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
-    return commit + ("+dirty" if dirty else "")
+    edited = [line[3:] for line in status if not line[3:].startswith(_PIPELINE_WRITTEN)]
+    return commit + ("+dirty" if edited else "")
 
 
 def input_hashes(lock_path: Path = Path("dvc.lock")) -> dict[str, str]:
@@ -66,7 +75,10 @@ def wall_times(timings: dict[str, float]) -> str:
     """Return 'stage s, ...' by stage name, or a note when no stage has recorded one."""
     if not timings:
         return "not recorded (no stage has run on this checkout)"
-    return ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in timings.items())
+    return ", ".join(
+        f"{stage} {seconds:.1f} s" if seconds >= 1 else f"{stage} {seconds:.2f} s"
+        for stage, seconds in timings.items()
+    )
 
 
 def collect(seeds: str, timings: dict[str, float]) -> dict[str, Any]:
