@@ -50,16 +50,34 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.remove(temp)
 
 
-# Zip archives (.keras, .npz) stamp each entry with the wall-clock time, and Keras also
-# writes the save date into metadata.json: equal weights would give unequal bytes, and DVC
-# would see a changed output on every rerun. Fixed stamps make the bytes a function of the
+# Zip archives (.keras, .npz) stamp each entry with the wall-clock time, Keras writes the
+# save date into metadata.json, and config.json numbers shared objects by their Python id()
+# (a memory address): equal weights would give unequal bytes, and DVC would see a changed
+# output on every rerun. Fixed stamps and renumbered ids make the bytes a function of the
 # content alone.
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _KERAS_METADATA = "metadata.json"
+_KERAS_CONFIG = "config.json"
+
+
+def _renumber_shared_objects(node: Any, numbers: dict[Any, int]) -> Any:
+    """Return a JSON tree with each distinct shared_object_id replaced by its first-seen rank."""
+    if isinstance(node, dict):
+        return {
+            key: (
+                numbers.setdefault(value, len(numbers))
+                if key == "shared_object_id"
+                else _renumber_shared_objects(value, numbers)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_renumber_shared_objects(item, numbers) for item in node]
+    return node
 
 
 def make_zip_reproducible(path: str | Path) -> None:
-    """Rewrite a zip archive in place with fixed timestamps (and Keras' save date fixed)."""
+    """Rewrite a zip archive in place with fixed timestamps, Keras' save date and object ids."""
     with zipfile.ZipFile(path) as source:
         entries = [(info, source.read(info)) for info in source.infolist()]
     with atomic_path(path) as temp, zipfile.ZipFile(temp, "w") as target:
@@ -68,6 +86,9 @@ def make_zip_reproducible(path: str | Path) -> None:
                 metadata = json.loads(data)
                 metadata["date_saved"] = "1980-01-01@00:00:00"
                 data = json.dumps(metadata, sort_keys=True).encode()
+            elif info.filename == _KERAS_CONFIG:
+                config = _renumber_shared_objects(json.loads(data), {})
+                data = json.dumps(config).encode()
             fixed = zipfile.ZipInfo(info.filename, _FIXED_ZIP_TIME)
             fixed.compress_type = info.compress_type
             fixed.external_attr = info.external_attr

@@ -22,7 +22,9 @@ def build_model(
     Hidden noise sits on the pre-activation and ReLU is applied once (the reference's
     "both" model applied ReLU twice, putting its hidden noise after the activation).
     """
-    layers: list[keras.layers.Layer] = [keras.Input(shape=(n_inputs,))]
+    # Explicit names: Keras' automatic ones count up per process ("sequential_3"), which
+    # would make the saved files depend on how many models the process built before.
+    layers: list[keras.layers.Layer] = [keras.Input(shape=(n_inputs,), name="inputs")]
     if net.input_stddev > 0:
         layers.append(keras.layers.GaussianNoise(net.input_stddev, name="input_noise"))
     for i, width in enumerate(net.hidden_units):
@@ -43,7 +45,7 @@ def build_model(
         layers.append(keras.layers.Activation("sigmoid", name="sigmoid"))
     else:
         layers.append(dense(1, activation="sigmoid", name="output"))
-    return keras.Sequential(layers)
+    return keras.Sequential(layers, name="noisy_mlp")
 
 
 def to_keras(weights: MLPWeights, net: Net) -> keras.Model:

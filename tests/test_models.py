@@ -72,10 +72,16 @@ def test_saved_model_predicts_like_the_weights(tmp_path: Path, units: tuple[int,
 
 
 def test_saving_twice_gives_identical_bytes(tmp_path: Path) -> None:
-    """No timestamp in the archive: DVC must see a retrained, unchanged model as unchanged."""
-    model = to_keras(glorot_uniform_mlp(3, 8), Net.of(8, hidden_stddev=0.1))
-    save_keras(model, tmp_path / "a.keras")
+    """No timestamp or memory address in the archive: DVC must see an unchanged model as such.
+
+    Two separately built models with equal weights: Keras numbers shared objects by id(),
+    which differs between the two.
+    """
+    weights, net = glorot_uniform_mlp(3, 8), Net.of(8, hidden_stddev=0.1)
+    first = to_keras(weights, net)
+    save_keras(first, tmp_path / "a.keras")
     time.sleep(2.1)  # zip timestamps have 2-second resolution
+    model = to_keras(weights, net)
     save_keras(model, tmp_path / "b.keras")
     assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
     reloaded = keras.models.load_model(tmp_path / "b.keras")
