@@ -181,6 +181,9 @@ def start_training(repo: Path, variant: str, default_raw: dict[str, Any]) -> sub
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A shell running the suite in the background hands its children SIGINT ignored,
+        # and Python then never raises KeyboardInterrupt; a terminal's Ctrl-C is default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stderr is not None
     deadline = time.monotonic() + 120
