@@ -23,7 +23,9 @@ TRAIN_COLOUR, VAL_COLOUR = "#0072B2", "#D55E00"
 PLACEMENT_COLOURS = {"input": "#0072B2", "hidden": "#D55E00", "both": "#009E73"}
 PROBABILITY_CMAP = "PuOr_r"  # diverging, colour-blind safe, centred on p = 0.5
 SCORE_CMAP = "viridis"
-DPI = 200
+# Figures are drawn at 300 dpi and shown at their size in inches (96 CSS px per inch, see
+# report.display_width), so they are 300-dpi sharp where they are displayed.
+DPI = 300
 
 
 def save_figure(figure: Figure, path: Path) -> None:

@@ -367,18 +367,30 @@ def build_context(results: StudyResults, figures: list[dict[str, str]]) -> dict[
     }
 
 
+def display_width(png: bytes) -> int:
+    """Return the CSS width (px) that shows a figure at its drawn size in inches.
+
+    CSS has 96 px per inch; an image `plots.DPI` pixels per inch wide shown that size is
+    DPI-sharp (narrow screens shrink it further with max-width: 100%).
+    """
+    pixels = int.from_bytes(png[16:20], "big")  # PNG IHDR: width, big-endian
+    return round(pixels * 96 / plots.DPI)
+
+
 def write_report(results: StudyResults, directory: Path) -> None:
     """Write report.html (self-contained), report.md and figures/*.png under directory."""
     figures = _figures(results, directory / "figures")
     context = build_context(results, figures)
-    embedded = [
-        {
-            **f,
-            "src": "data:image/png;base64,"
-            + base64.b64encode((directory / "figures" / f["file"]).read_bytes()).decode(),
-        }
-        for f in figures
-    ]
+    embedded = []
+    for f in figures:
+        png = (directory / "figures" / f["file"]).read_bytes()
+        embedded.append(
+            {
+                **f,
+                "src": "data:image/png;base64," + base64.b64encode(png).decode(),
+                "width": display_width(png),
+            }
+        )
     html_text = (
         _environment(True).get_template("report.html.j2").render(**{**context, "figures": embedded})
     )

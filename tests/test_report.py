@@ -210,7 +210,8 @@ def test_report_in_headless_chromium(report_dir: Path) -> None:
         page.goto((report_dir / "report.html").as_uri())
         page.wait_for_load_state("load")
         images: list[dict[str, Any]] = page.eval_on_selector_all(
-            "img", "els => els.map(e => ({w: e.naturalWidth, alt: e.alt}))"
+            "img",
+            "els => els.map(e => ({w: e.naturalWidth, shown: e.clientWidth, alt: e.alt}))",
         )
         rows = page.eval_on_selector_all(
             "#results-table tbody tr", "els => els.map(e => e.cells[0].textContent)"
@@ -222,6 +223,8 @@ def test_report_in_headless_chromium(report_dir: Path) -> None:
     assert console_errors == []
     assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
     assert len(images) == 5 and all(i["w"] > 0 and i["alt"] for i in images)
+    # 300-dpi sharp where shown: at least 300 / 96 image pixels per CSS pixel.
+    assert all(i["w"] / i["shown"] >= 300 / 96 - 0.01 for i in images)
     # The <script> name shows as text, not markup.
     assert rows == ["baseline", "input_noise", "deep_baseline", EVIL]
     assert script_count == 0
