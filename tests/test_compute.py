@@ -162,3 +162,43 @@ def test_stage_with_unreachable_scheduler_exits_3_with_one_line(
     errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and "cannot reach the Dask scheduler 'tcp://127.0.0.1:9'" in errors[0]
     assert not (tmp_path / "metrics").exists() and not (tmp_path / "plots").exists()
+
+
+def test_existing_cluster_from_the_environment(
+    default_params: Params, split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler and a worker started with the `dask` CLI, found via NOISEREG_DASK_SCHEDULER."""
+    dask = str(Path(sys.executable).parent / "dask")
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    worker = None
+    try:
+        assert scheduler.stderr is not None
+        address = ""
+        for line in scheduler.stderr:
+            if "Scheduler at:" in line:
+                address = line.split("Scheduler at:")[1].strip()
+                break
+        worker = subprocess.Popen(
+            [dask, "worker", address, "--nthreads", "1", "--no-dashboard"],
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        monkeypatch.setenv(compute.SCHEDULER_ENV, address)
+        params = small(default_params, backend="dask", scheduler="local")  # env wins
+        opt = dataclasses.replace(params.train, epochs=60)
+        data = (split.x_train, split.y_train, split.x_test, split.y_test)
+        remote = compute.train(members(6), *data, opt, params.compute, "test")
+        local_settings = dataclasses.replace(params.compute, backend="local")
+        local = compute.train(members(6), *data, opt, local_settings, "test")
+        for ours, theirs in zip(remote.weights, local.weights, strict=True):
+            for a, b in zip(ours.as_list(), theirs.as_list(), strict=True):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=60)
