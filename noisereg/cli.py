@@ -33,16 +33,13 @@ def read_timings(directory: Path = TIMINGS_DIR) -> dict[str, float]:
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
-    """Run a stage's main; turn expected failures into one line on stderr and exit code 2."""
+    """Run a stage's main; turn expected failures into one line on stderr and exit 2 (or 3)."""
     started = time.perf_counter()
     try:
         main()
-    except (ParamsError, InputError) as error:
+    except (ParamsError, InputError, ComputeError) as error:
         print(f"error [{name}]: {error}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
-    except ComputeError as error:
-        print(f"error [{name}]: {error}", file=sys.stderr)
-        sys.exit(EXIT_UNAVAILABLE)
+        sys.exit(EXIT_UNAVAILABLE if isinstance(error, ComputeError) else EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         print(f"[{name}] interrupted; no output was replaced", file=sys.stderr)
         sys.exit(130)

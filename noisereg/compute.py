@@ -19,7 +19,6 @@ import numpy as np
 
 from noisereg import engine
 from noisereg.errors import ComputeError
-from noisereg.net import MLPWeights
 from noisereg.params import ComputeParams
 
 # Overrides compute.scheduler, so a cluster address need not be committed to params.yaml.
@@ -77,24 +76,7 @@ def train(
             if on_progress is not None:
                 on_progress(done, len(futures))
         results: list[engine.TrainResult] = client.gather(futures)
-    return merge(plan, results, len(members))
-
-
-def merge(
-    plan: list[list[int]], results: Sequence[engine.TrainResult], n_members: int
-) -> engine.TrainResult:
-    """Return one TrainResult in member order from per-chunk results of `plan`."""
-    weights: list[MLPWeights | None] = [None] * n_members
-    history: dict[str, np.ndarray] = {}
-    for indices, result in zip(plan, results, strict=True):
-        for position, member_index in enumerate(indices):
-            weights[member_index] = result.weights[position]
-        for column, values in result.history.items():
-            history.setdefault(column, np.zeros((n_members, values.shape[1]), np.float32))
-            history[column][indices] = values
-    return engine.TrainResult(
-        [w for w in weights if w is not None], results[0].logged_epochs, history
-    )
+    return engine.merge_chunks(plan, results, len(members))
 
 
 def scheduler_address(compute: ComputeParams) -> str:

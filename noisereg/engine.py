@@ -82,21 +82,29 @@ def train(
     if not members:
         raise ValueError("train() needs at least one member")
     chunks = plan_chunks(members, max_models_per_graph)
-    weights: list[MLPWeights | None] = [None] * len(members)
-    history: dict[str, np.ndarray] = {}
-    logged_epochs = np.zeros(0, np.int64)
     started = time.perf_counter()
+    results = []
     for chunk_number, indices in enumerate(chunks, start=1):
         units = "x".join(map(str, members[indices[0]].net.hidden_units))
         tag = f"{label} [{chunk_number}/{len(chunks)}: {len(indices)} models, width {units}]"
         trainer = _ChunkTrainer([members[i] for i in indices], train_x, train_y, val_x, val_y, opt)
-        chunk_weights, logged_epochs, chunk_history = trainer.run(tag, started)
+        results.append(trainer.run(tag, started))
+    return merge_chunks(chunks, results, len(members))
+
+
+def merge_chunks(
+    plan: list[list[int]], results: Sequence[TrainResult], n_members: int
+) -> TrainResult:
+    """Return one TrainResult in member order from the per-chunk results of `plan`."""
+    weights: list[MLPWeights | None] = [None] * n_members
+    history: dict[str, np.ndarray] = {}
+    for indices, result in zip(plan, results, strict=True):
         for position, member_index in enumerate(indices):
-            weights[member_index] = chunk_weights[position]
-        for column, values in chunk_history.items():
-            history.setdefault(column, np.zeros((len(members), values.shape[1]), np.float32))
+            weights[member_index] = result.weights[position]
+        for column, values in result.history.items():
+            history.setdefault(column, np.zeros((n_members, values.shape[1]), np.float32))
             history[column][indices] = values
-    return TrainResult([w for w in weights if w is not None], logged_epochs, history)
+    return TrainResult([w for w in weights if w is not None], results[0].logged_epochs, history)
 
 
 def plan_chunks(members: Sequence[Member], max_models_per_graph: int) -> list[list[int]]:
@@ -219,10 +227,8 @@ class _ChunkTrainer:
         )
         self._run_intervals = tf.function(self._intervals)
 
-    def run(
-        self, tag: str, started: float
-    ) -> tuple[list[MLPWeights], np.ndarray, dict[str, np.ndarray]]:
-        """Return weights, logged epochs and history after training every epoch (with progress)."""
+    def run(self, tag: str, started: float) -> TrainResult:
+        """Return the chunk's result after training every epoch (with progress lines)."""
         every = self.opt.log_every
         full, remainder = divmod(self.opt.epochs, every)
         plan = [(every, full)] if full else []
@@ -262,7 +268,7 @@ class _ChunkTrainer:
         ]
         logged = np.cumsum([i for i, c in plan for _ in range(c)])
         history = {col: stacked[:, j, :].T.copy() for j, col in enumerate(HISTORY_COLUMNS)}
-        return weights, logged, history
+        return TrainResult(weights, logged, history)
 
     def _forward(
         self, params: Sequence[tf.Tensor], x: tf.Tensor, t: tf.Tensor | None

@@ -355,16 +355,12 @@ def _variant(raw: Any, name: str, default_width: int) -> VariantParams:
                 f"params: '{path}.{key}' must have one value per hidden layer ({depth}), "
                 f"got {value!r}"
             )
-        values[key] = (
-            tuple(float(v) for v in value) if isinstance(value, list) else ((float(value),) * depth)
-        )
-    for key in ("input_stddev", "weight_stddev", "logit_stddev"):
-        values[key] = float(values[key])
     compare_to = values.pop("compare_to")
     if "compare_to" not in raw and name != "baseline":
         compare_to = "baseline"
     dataset = values.pop("dataset")
-    return VariantParams(Net(hidden_units=hidden_units, **values), dataset, compare_to)
+    # Net.of expands one number to every layer and makes every setting a float.
+    return VariantParams(Net.of(hidden_units, **values), dataset, compare_to)
 
 
 def _variants(raw: Any, default_width: int) -> dict[str, VariantParams]:

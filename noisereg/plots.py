@@ -91,11 +91,12 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
                     "binary cross-entropy" if metric == "loss" else "accuracy (fraction correct)"
                 )
     # Same axes across variants, so curves compare at a glance.
+    last_epoch = max(float(f["epoch"].max()) for f in histories.values())
     for group in (loss_axes, acc_axes):
         lows, highs = zip(*(ax.get_ylim() for ax in group), strict=True)
         for ax in group:
             ax.set_ylim(min(lows), max(highs))
-            ax.set_xlim(0, max(float(f["epoch"].max()) for f in histories.values()))
+            ax.set_xlim(0, last_epoch)
     loss_axes[0].legend(loc="best", fontsize=8)
     figure.suptitle("Training curves: mean over replicates, band = +-1 std")
     figure.tight_layout()

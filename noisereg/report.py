@@ -124,6 +124,7 @@ def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
                 "ci_high": diff.get("ci_high"),
                 "p": p_text(c.get("p_value")),
                 "p_holm": p_text(c.get("p_holm")),
+                "p_holm_value": c.get("p_holm"),
                 "verdict": outcome,
                 "sentence": (
                     f"{name} vs {reference}: noise {sentence} (paired difference "
@@ -210,7 +211,7 @@ def _discussion(results: StudyResults, comparisons: list[dict[str, Any]]) -> lis
         sentences.append(
             f"On the reference data, {top['variant']} ({top['noise']}) changed test accuracy "
             f"most: {top['diff_text']} against baseline, {top['verdict']} (Holm p "
-            f"{p_relation(_p_holm(results, top['variant']))}). Mean paired differences, "
+            f"{p_relation(top['p_holm_value'])}). Mean paired differences, "
             f"largest first: {ranking}."
         )
     base = results.variants.get("baseline")
@@ -233,11 +234,6 @@ def _discussion(results: StudyResults, comparisons: list[dict[str, Any]]) -> lis
         )
         sentences.append(f"Against {name} ({setting}): {gap}. Noise compared with it: {effects}.")
     return sentences
-
-
-def _p_holm(results: StudyResults, name: str) -> float | None:
-    value = results.comparisons.get(name, {}).get("p_holm")
-    return None if value is None else float(value)
 
 
 def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
