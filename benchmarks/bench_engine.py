@@ -163,6 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and no scaling table")
     quick = parser.parse_args().quick
+    engine.use_one_thread_per_op()  # before any TensorFlow op, as in a stage process
     split = reference_split()
     study_k = load_params().train.replicates
     fit_epochs, tuned_epochs, engine_epochs = (10, 200, 500) if quick else (30, 1000, 2000)

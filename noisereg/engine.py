@@ -1,16 +1,10 @@
-"""Batched trainer: many independent noisy ReLU MLPs (see `noisereg.net`) in one graph.
+"""Batched trainer: many independent noisy ReLU MLPs (see `noisereg.net`) in few graphs.
 
 `model.fit` spends ~43 ms per epoch on Python and dispatch overhead for a 400-unit net on 30
-points; the arithmetic is microseconds. Here K models of one architecture are stacked along
-a leading axis (weights [K, ...], batched matmuls) and whole runs of epochs execute inside
-one `tf.function`, so the per-step cost approaches the noise draws plus the FLOPs.
-
-Semantics follow Keras 3 exactly (checked by tests/test_engine_equivalence.py): glorot-uniform
-kernels and zero biases (drawn by `randomness.glorot_uniform_mlp`), Adam with Keras' bias
-correction, mean binary cross-entropy on logits, every noise placement of `Net` during
-training only, minibatches in order (shuffled per epoch when asked), and epoch metrics
-averaged over the epoch's batches weighted by batch size. Gradients are written out by hand:
-the family is small, and the hand-written backward pass keeps the graph lean.
+points; the arithmetic is microseconds. The engine groups the members by architecture, cuts
+each group into chunks, and trains each chunk's K models together in one compiled loop
+(`noisereg.batched`), with glorot-uniform kernels and zero biases as Keras draws them
+(`randomness.glorot_uniform_mlp`) and a noise stream per model and placement.
 """
 
 from __future__ import annotations
@@ -24,21 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from noisereg.net import MLPWeights, Net, dropout_stddev
+from noisereg import batched
+from noisereg.net import MLPWeights, Net
 from noisereg.params import Optimization
-from noisereg.randomness import derive_seed, glorot_uniform_mlp, standard_normal
+from noisereg.randomness import derive_seed, glorot_uniform_mlp
 
 HISTORY_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc")
-
-# Every noise placement of a model draws from its own stream, seeded by
-# derive_seed(noise_seed, stream); hidden layer l uses streams _LAYER_STREAMS + 4 l + kind.
-_SHUFFLE_STREAM, _INPUT_STREAM, _LOGIT_STREAM, _OUTPUT_KERNEL_STREAM = 0, 1, 2, 3
-_LAYER_STREAMS = 4
-_PRE, _POST, _DROPOUT, _KERNEL = 0, 1, 2, 3
-
-
-def _stream(layer: int, kind: int) -> int:
-    return _LAYER_STREAMS + 4 * layer + kind
 
 
 @dataclass(frozen=True)
@@ -81,15 +66,33 @@ def train(
     """
     if not members:
         raise ValueError("train() needs at least one member")
+    use_one_thread_per_op()
     chunks = plan_chunks(members, max_models_per_graph)
     started = time.perf_counter()
     results = []
     for chunk_number, indices in enumerate(chunks, start=1):
         units = "x".join(map(str, members[indices[0]].net.hidden_units))
         tag = f"{label} [{chunk_number}/{len(chunks)}: {len(indices)} models, width {units}]"
-        trainer = _ChunkTrainer([members[i] for i in indices], train_x, train_y, val_x, val_y, opt)
+        trainer = _Chunk([members[i] for i in indices], train_x, train_y, val_x, val_y, opt)
         results.append(trainer.run(tag, started))
     return merge_chunks(chunks, results, len(members))
+
+
+def use_one_thread_per_op() -> None:
+    """Run each TensorFlow op on one thread; independent ops still run side by side.
+
+    The engine's ops are small (thousands of floats per model), and splitting each one over
+    the intra-op pool costs more than it saves: at K=20 a step took ~1.6x as long with
+    TensorFlow's default (benchmarks/bench_engine.py prints both). Results are bit-identical
+    either way. TensorFlow fixes the setting when it runs its first op, so this is a no-op
+    in a process that has already run TensorFlow (a test session, a notebook).
+    """
+    if tf.config.threading.get_intra_op_parallelism_threads() == 1:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    except RuntimeError:
+        return  # TensorFlow is already running; keep its setting (same results, slower)
 
 
 def merge_chunks(
@@ -139,32 +142,8 @@ def _pack_rows(
     return xs, ys, mask
 
 
-class _Noise:
-    """One placement's per-model stddevs and stream seeds; `draw` is False when all are 0."""
-
-    def __init__(self, members: list[Member], stream: int, stddevs: list[float]) -> None:
-        self.draw = any(s > 0 for s in stddevs)
-        self.stddev = tf.constant(stddevs, tf.float32)
-        self.seeds = [derive_seed(m.noise_seed, stream) for m in members]
-
-    def sample(self, steps_taken: tf.Tensor, rows: int, cols: int) -> tf.Tensor:
-        """Return stddev-scaled N(0, 1) draws [K, rows, cols] for each model's current step.
-
-        Keyed by each model's own update count, not the chunk's step index: a model that
-        shares a graph with larger CV folds (more steps per epoch) draws the same noise.
-        """
-        steps = tf.cast(steps_taken, tf.int32)
-        seeds = [tf.stack([tf.constant(s, tf.int32), steps[k]]) for k, s in enumerate(self.seeds)]
-        return self.stddev[:, None, None] * standard_normal(seeds, rows, cols)
-
-
-class _ChunkTrainer:
-    """Holds one chunk's stacked tensors and the compiled loop that trains them.
-
-    State layout: the parameters [kernel_0, bias_0, ..., output kernel [K, h], output bias
-    [K]], then Adam's first moments, second moments (same layout), then the per-model update
-    counts t [K].
-    """
+class _Chunk:
+    """One chunk's packed data and initial state, trained by the loop for its shape."""
 
     def __init__(
         self,
@@ -176,59 +155,57 @@ class _ChunkTrainer:
         opt: Optimization,
     ) -> None:
         self.opt = opt
-        self.k = len(members)
-        self.units = members[0].net.hidden_units
-        self.depth = len(self.units)
         n_train = max(len(m.train_rows) for m in members)
         if n_train == 0:
             raise ValueError("every member needs at least one training row")
-        self.batch = min(opt.batch_size, n_train)
-        self.steps = math.ceil(n_train / self.batch)
-        padded = self.steps * self.batch
-        xt, yt, mt = _pack_rows([m.train_rows for m in members], train_x, train_y, padded)
+        batch = min(opt.batch_size, n_train)
+        steps = math.ceil(n_train / batch)
+        xt, yt, mt = _pack_rows([m.train_rows for m in members], train_x, train_y, steps * batch)
         n_val = max(1, max(len(m.val_rows) for m in members))
         xv, yv, mv = _pack_rows([m.val_rows for m in members], val_x, val_y, n_val)
-        self.xt, self.yt, self.mt = (tf.constant(a) for a in (xt, yt, mt))
-        self.xv, self.yv, self.mv = (tf.constant(a) for a in (xv, yv, mv))
-        self.counts = tf.constant(mt.sum(axis=1))
-        self.shuffle_seeds = [derive_seed(m.noise_seed, _SHUFFLE_STREAM) for m in members]
-        nets = [m.net for m in members]
-        self.input_noise = _Noise(members, _INPUT_STREAM, [n.input_stddev for n in nets])
-        self.logit_noise = _Noise(members, _LOGIT_STREAM, [n.logit_stddev for n in nets])
-        self.kernel_noise = [
-            _Noise(members, _stream(layer, _KERNEL), [n.weight_stddev for n in nets])
-            for layer in range(self.depth)
-        ] + [_Noise(members, _OUTPUT_KERNEL_STREAM, [n.weight_stddev for n in nets])]
-        self.pre_noise, self.post_noise, self.dropout_noise = (
-            [
-                _Noise(members, _stream(layer, kind), [of(n)[layer] for n in nets])
-                for layer in range(self.depth)
-            ]
-            for kind, of in (
-                (_PRE, lambda n: n.hidden_stddev),
-                (_POST, lambda n: n.post_activation_stddev),
-                (_DROPOUT, lambda n: tuple(map(dropout_stddev, n.dropout_rate))),
+        noise = {
+            placement: (
+                tf.constant([derive_seed(m.noise_seed, stream) for m in members], tf.int32),
+                tf.constant(stddevs, tf.float32),
             )
+            for placement, (stream, stddevs) in batched.noise_placements(
+                [m.net for m in members]
+            ).items()
+            if any(s > 0 for s in stddevs)
+        }
+        self.data = batched.ChunkData(
+            train_x=tf.constant(xt),
+            train_y=tf.constant(yt),
+            train_mask=tf.constant(mt),
+            train_counts=tf.constant(mt.sum(axis=1)),
+            val_x=tf.constant(xv),
+            val_y=tf.constant(yv),
+            val_mask=tf.constant(mv),
+            shuffle_seeds=tf.constant(
+                [derive_seed(m.noise_seed, batched.SHUFFLE_STREAM) for m in members], tf.int32
+            ),
+            noise=noise,
         )
-        initial = [glorot_uniform_mlp(m.init_seed, self.units, train_x.shape[1]) for m in members]
-        params: list[np.ndarray] = []
-        for layer in range(self.depth + 1):
-            params.append(np.stack([w.kernels[layer] for w in initial]))
-            params.append(np.stack([w.biases[layer] for w in initial]))
-        # The output layer is stored as vectors: kernel [K, h], bias [K].
-        params[-2], params[-1] = params[-2][:, :, 0], params[-1][:, 0]
-        self.n_params = len(params)
-        zeros = [tf.zeros_like(p) for p in params]
-        self.state = (
-            *(tf.constant(p) for p in params),
-            *zeros,
-            *zeros,
-            tf.zeros([self.k], tf.float32),
+        units = members[0].net.hidden_units
+        self.shape = batched.LoopShape(
+            k=len(members),
+            hidden_units=units,
+            batch=batch,
+            steps=steps,
+            learning_rate=opt.learning_rate,
+            beta_1=opt.beta_1,
+            beta_2=opt.beta_2,
+            epsilon=opt.epsilon,
+            shuffle=opt.shuffle,
+            noisy=frozenset(noise),
         )
-        self._run_intervals = tf.function(self._intervals)
+        self.state = batched.initial_state(
+            [glorot_uniform_mlp(m.init_seed, units, train_x.shape[1]) for m in members]
+        )
 
     def run(self, tag: str, started: float) -> TrainResult:
         """Return the chunk's result after training every epoch (with progress lines)."""
+        loop = batched.compiled_loop(self.shape)
         every = self.opt.log_every
         full, remainder = divmod(self.opt.epochs, every)
         plan = [(every, full)] if full else []
@@ -242,8 +219,9 @@ class _ChunkTrainer:
             done = 0
             while done < count:
                 n = min(per_call, count - done)
-                self.state, chunk_logs = self._run_intervals(
+                self.state, chunk_logs = loop.run_intervals(
                     self.state,
+                    self.data,
                     tf.constant(epoch, tf.int32),
                     tf.constant(n, tf.int32),
                     tf.constant(interval, tf.int32),
@@ -258,176 +236,6 @@ class _ChunkTrainer:
                     flush=True,
                 )
         stacked = np.concatenate(logs, axis=0)  # [n_logs, 4, K]
-        arrays = [t.numpy() for t in self.state[: self.n_params]]
-        arrays[-2], arrays[-1] = arrays[-2][:, :, None], arrays[-1][:, None]
-        weights = [
-            MLPWeights(
-                tuple(a[i].copy() for a in arrays[0::2]), tuple(a[i].copy() for a in arrays[1::2])
-            )
-            for i in range(self.k)
-        ]
         logged = np.cumsum([i for i, c in plan for _ in range(c)])
         history = {col: stacked[:, j, :].T.copy() for j, col in enumerate(HISTORY_COLUMNS)}
-        return TrainResult(weights, logged, history)
-
-    def _forward(
-        self, params: Sequence[tf.Tensor], x: tf.Tensor, t: tf.Tensor | None
-    ) -> tuple[tf.Tensor, list[tuple[tf.Tensor, tf.Tensor, tf.Tensor | None, tf.Tensor]]]:
-        """Return logits and, per hidden layer, (input, pre-activation, multiplier, kernel).
-
-        With t (the per-model update counts) the training noise is drawn; without, the
-        pass is clean. The per-layer tuple is what the backward pass needs.
-        """
-        rows = x.shape[1]
-        if t is not None and self.input_noise.draw:
-            x = x + self.input_noise.sample(t, rows, x.shape[2])
-        layers = []
-        hidden = x
-        for layer in range(self.depth):
-            kernel, bias = params[2 * layer], params[2 * layer + 1]
-            if t is not None and self.kernel_noise[layer].draw:
-                kernel = kernel + self.kernel_noise[layer].sample(t, *kernel.shape[1:])
-            pre = tf.matmul(hidden, kernel) + bias[:, None, :]
-            width = self.units[layer]
-            if t is not None and self.pre_noise[layer].draw:
-                pre = pre + self.pre_noise[layer].sample(t, rows, width)
-            activation = tf.nn.relu(pre)
-            if t is not None and self.post_noise[layer].draw:
-                activation = activation + self.post_noise[layer].sample(t, rows, width)
-            multiplier = None
-            if t is not None and self.dropout_noise[layer].draw:
-                multiplier = 1.0 + self.dropout_noise[layer].sample(t, rows, width)
-                activation = activation * multiplier
-            layers.append((hidden, pre, multiplier, kernel))
-            hidden = activation
-        out_kernel, out_bias = params[-2], params[-1]
-        if t is not None and self.kernel_noise[-1].draw:
-            out_kernel = out_kernel + self.kernel_noise[-1].sample(t, 1, out_kernel.shape[1])[:, 0]
-        logits = tf.linalg.matvec(hidden, out_kernel) + out_bias[:, None]
-        if t is not None and self.logit_noise.draw:
-            logits = logits + self.logit_noise.sample(t, rows, 1)[:, :, 0]
-        layers.append((hidden, logits, None, out_kernel))
-        return logits, layers
-
-    def _gradients(
-        self,
-        layers: list[tuple[tf.Tensor, tf.Tensor, tf.Tensor | None, tf.Tensor]],
-        g_logits: tf.Tensor,
-    ) -> list[tf.Tensor]:
-        """Backpropagate d(loss)/d(logits) to every parameter, in the state's order."""
-        last_hidden, _, _, out_kernel = layers[-1]
-        grads = [tf.einsum("kbh,kb->kh", last_hidden, g_logits), tf.reduce_sum(g_logits, 1)]
-        g_hidden = g_logits[:, :, None] * out_kernel[:, None, :]
-        for layer in reversed(range(self.depth)):
-            layer_input, pre, multiplier, kernel = layers[layer]
-            if multiplier is not None:
-                g_hidden = g_hidden * multiplier
-            # Additive post-activation noise passes the gradient through unchanged.
-            g_pre = tf.where(pre > 0, g_hidden, 0.0)
-            grads[:0] = [
-                tf.matmul(layer_input, g_pre, transpose_a=True),
-                tf.reduce_sum(g_pre, 1),
-            ]
-            if layer > 0:
-                g_hidden = tf.matmul(g_pre, kernel, transpose_b=True)
-        return grads
-
-    @staticmethod
-    def _loss_acc(logits: tf.Tensor, y: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Masked per-model sums of cross-entropy and correct predictions."""
-        ce = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)
-        correct = tf.cast(tf.equal(tf.cast(tf.sigmoid(logits) > 0.5, tf.float32), y), tf.float32)
-        return tf.reduce_sum(ce * mask, 1), tf.reduce_sum(correct * mask, 1)
-
-    def _order(self, epoch: tf.Tensor) -> tf.Tensor:
-        """Per-model row order for one epoch: valid rows shuffled, padding kept last."""
-        n = self.xt.shape[1]
-        keys = tf.stack(
-            [
-                tf.random.stateless_uniform([n], tf.stack([tf.constant(s, tf.int32), epoch]))
-                for s in self.shuffle_seeds
-            ]
-        )
-        keys = keys + 2.0 * (1.0 - self.mt)
-        return tf.argsort(keys, axis=1, stable=True)
-
-    def _epoch(
-        self, state: tuple[tf.Tensor, ...], epoch: tf.Tensor
-    ) -> tuple[tuple[tf.Tensor, ...], tf.Tensor, tf.Tensor]:
-        xt, yt, mt = self.xt, self.yt, self.mt
-        if self.steps > 1 and self.opt.shuffle:
-            order = self._order(epoch)
-            xt = tf.gather(xt, order, batch_dims=1)
-            yt = tf.gather(yt, order, batch_dims=1)
-        loss_sum = tf.zeros([self.k])
-        correct_sum = tf.zeros([self.k])
-        for j in range(self.steps):
-            lo, hi = j * self.batch, (j + 1) * self.batch
-            state, loss, correct = self._step(state, xt[:, lo:hi], yt[:, lo:hi], mt[:, lo:hi])
-            loss_sum += loss
-            correct_sum += correct
-        return state, loss_sum / self.counts, correct_sum / self.counts
-
-    def _step(
-        self,
-        state: tuple[tf.Tensor, ...],
-        x: tf.Tensor,
-        y: tf.Tensor,
-        mask: tf.Tensor,
-    ) -> tuple[tuple[tf.Tensor, ...], tf.Tensor, tf.Tensor]:
-        opt, n = self.opt, self.n_params
-        params, m, v, t = state[:n], state[n : 2 * n], state[2 * n : 3 * n], state[3 * n]
-        logits, layers = self._forward(params, x, t)
-        loss_sum, correct_sum = self._loss_acc(logits, y, mask)
-        count = tf.reduce_sum(mask, 1)
-        # d(mean BCE)/d(logit) = (sigmoid - y) / n over the batch's valid rows.
-        g_logits = mask * (tf.sigmoid(logits) - y) / tf.maximum(count, 1.0)[:, None]
-        grads = self._gradients(layers, g_logits)
-        # A member whose rows ran out this epoch (smaller CV fold) takes no step, as in Keras.
-        active = count > 0
-        t_new = t + tf.cast(active, tf.float32)
-        alpha = (
-            opt.learning_rate
-            * tf.sqrt(1.0 - tf.pow(opt.beta_2, t_new))
-            / (1.0 - tf.pow(opt.beta_1, t_new))
-        )
-        new_params, new_m, new_v = [], [], []
-        for p, g, mi, vi in zip(params, grads, m, v, strict=True):
-            shape = [self.k] + [1] * (len(p.shape) - 1)
-            mi2 = mi + (g - mi) * (1.0 - opt.beta_1)
-            vi2 = vi + (tf.square(g) - vi) * (1.0 - opt.beta_2)
-            p2 = p - tf.reshape(alpha, shape) * mi2 / (tf.sqrt(vi2) + opt.epsilon)
-            if self.steps > 1:
-                keep = tf.reshape(active, shape)
-                mi2, vi2, p2 = (
-                    tf.where(keep, mi2, mi),
-                    tf.where(keep, vi2, vi),
-                    tf.where(keep, p2, p),
-                )
-            new_params.append(p2)
-            new_m.append(mi2)
-            new_v.append(vi2)
-        return (*new_params, *new_m, *new_v, t_new), loss_sum, correct_sum
-
-    def _validate(self, state: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, tf.Tensor]:
-        logits, _ = self._forward(state[: self.n_params], self.xv, None)
-        loss_sum, correct_sum = self._loss_acc(logits, self.yv, self.mv)
-        n = tf.maximum(tf.reduce_sum(self.mv, 1), 1.0)
-        return loss_sum / n, correct_sum / n
-
-    def _intervals(
-        self,
-        state: tuple[tf.Tensor, ...],
-        start: tf.Tensor,
-        n_intervals: tf.Tensor,
-        interval: tf.Tensor,
-    ) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
-        logs = tf.TensorArray(tf.float32, size=n_intervals, element_shape=[4, self.k])
-        zeros = tf.zeros([self.k])
-        for i in tf.range(n_intervals):
-            loss, acc = zeros, zeros
-            for e in tf.range(interval):
-                state, loss, acc = self._epoch(state, start + i * interval + e)
-            val_loss, val_acc = self._validate(state)
-            logs = logs.write(i, tf.stack([loss, acc, val_loss, val_acc]))
-        return state, logs.stack()
+        return TrainResult(batched.weights_of(self.state), logged, history)
