@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from noisereg import engine
+from noisereg import batched, engine
 from noisereg.data import Split
 from noisereg.net import Net
 
@@ -34,6 +34,30 @@ def test_same_seeds_give_identical_weights(split: Split) -> None:
     for a, b in zip(first.weights, second.weights, strict=True):
         for x, y in zip(a.as_list(), b.as_list(), strict=True):
             np.testing.assert_array_equal(x, y)
+
+
+def test_chunks_of_one_shape_share_a_trace_but_not_data(split: Split) -> None:
+    # A reused graph must read the new chunk's rows, seeds and stddevs, not the first one's.
+    first = [member(1), member(2, s_in=0.0, rows=tuple(range(0, 30, 2)))]
+    second = [member(5, s_in=0.4, s_h=0.1), member(6, rows=tuple(range(1, 30, 2)))]
+    batched.compiled_loop.cache_clear()
+    fresh = train(split, second)
+    batched.compiled_loop.cache_clear()
+    train(split, first, engine.Optimization(20, 32, 1e-3, 0.9, 0.999, 1e-7, 20, shuffle=True))
+    reused = train(split, second)
+    assert batched.compiled_loop.cache_info().misses == 1  # one shape, so one loop ...
+    loop = batched.compiled_loop(_shape_of(split, second))
+    assert loop.run_intervals.experimental_get_tracing_count() == 1  # ... traced once
+    for a, b in zip(fresh.weights, reused.weights, strict=True):
+        for x, y in zip(a.as_list(), b.as_list(), strict=True):
+            np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(fresh.history["val_loss"], reused.history["val_loss"])
+
+
+def _shape_of(split: Split, members: list[engine.Member]) -> batched.LoopShape:
+    return engine._Chunk(
+        members, split.x_train, split.y_train, split.x_test, split.y_test, OPT
+    ).shape
 
 
 def test_different_seed_gives_different_weights(split: Split) -> None:
