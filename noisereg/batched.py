@@ -65,6 +65,13 @@ def noise_placements(nets: Sequence[Net]) -> dict[str, tuple[int, list[float]]]:
     return placements
 
 
+def noisy_placements(net: Net) -> frozenset[str]:
+    """Return the placements where `net` draws noise (stddev > 0)."""
+    return frozenset(
+        placement for placement, (_, (stddev,)) in noise_placements([net]).items() if stddev > 0
+    )
+
+
 @dataclass(frozen=True)
 class LoopShape:
     """Everything the compiled graph depends on; chunks with equal shapes share one trace."""

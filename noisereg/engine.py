@@ -58,9 +58,10 @@ def train(
 ) -> TrainResult:
     """Return every member's trained weights and history, in the members' order.
 
-    Members are grouped by architecture (one graph per hidden-width tuple: measured faster
-    than padding narrow nets to the widest, see benchmarks/bench_engine.py) and chunked so
-    one graph never holds more than `max_models_per_graph` models. A model's seeds, data
+    Members are grouped by architecture and noise placements (`plan_chunks`; one graph per
+    width measured faster than padding narrow nets to the widest, see
+    benchmarks/bench_engine.py) and chunked so one graph never holds more than
+    `max_models_per_graph` models. A model's seeds, data
     and noise do not depend on its batch-mates; its floats may differ in the last bits
     (batched kernels block differently), so the plan is fixed by the members and N alone.
     """
@@ -111,14 +112,17 @@ def merge_chunks(
 
 
 def plan_chunks(members: Sequence[Member], max_models_per_graph: int) -> list[list[int]]:
-    """Return member indices per graph: grouped by architecture, at most N per graph.
+    """Return member indices per graph: one architecture and noise-placement set, <= N models.
 
-    The plan depends only on the members' order and N, never on where the chunks run, so
-    every backend trains the same models together and gets the same float results.
+    Grouping by placements means no model pays for draws it would multiply by zero (the
+    sweep's input-noise models would otherwise draw hidden noise for their hidden-noise
+    batch-mates). The plan depends only on the members' order and N, never on where the
+    chunks run, so every backend trains the same models together and gets the same floats.
     """
-    order: dict[tuple[int, ...], list[int]] = {}
+    order: dict[tuple[tuple[int, ...], frozenset[str]], list[int]] = {}
     for index, member in enumerate(members):
-        order.setdefault(member.net.hidden_units, []).append(index)
+        key = (member.net.hidden_units, batched.noisy_placements(member.net))
+        order.setdefault(key, []).append(index)
     return [
         indices[start : start + max_models_per_graph]
         for indices in order.values()

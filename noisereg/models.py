@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
+import numpy as np
 
-from noisereg.io import make_zip_reproducible
+from noisereg.io import atomic_dir, make_zip_reproducible
 from noisereg.net import MLPWeights, Net
 
 
@@ -73,3 +75,19 @@ def save_keras(model: keras.Model, path: Path) -> None:
 def weights_of(model: keras.Model) -> MLPWeights:
     """Return the dense weights of a model built by `build_model`."""
     return MLPWeights.from_list(model.get_weights())
+
+
+def write_model_dir(directory: Path, net: Net, weights: list[MLPWeights]) -> None:
+    """Write seed_<i>.keras per replicate and every replicate's weights stacked in weights.npz.
+
+    The directory appears whole or not at all (built beside it, then renamed).
+    """
+    with atomic_dir(directory) as partial:
+        for i, replicate in enumerate(weights):
+            save_keras(to_keras(replicate, net), partial / f"seed_{i}.keras")
+        stacked: dict[str, Any] = {}
+        for layer in range(net.depth + 1):
+            stacked[f"kernel_{layer}"] = np.stack([w.kernels[layer] for w in weights])
+            stacked[f"bias_{layer}"] = np.stack([w.biases[layer] for w in weights])
+        np.savez(partial / "weights.npz", **stacked)
+        make_zip_reproducible(partial / "weights.npz")

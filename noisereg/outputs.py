@@ -1,9 +1,13 @@
-"""The output contract: where each stage writes what, and how downstream stages read it back."""
+"""The output contract: where each stage writes what, and how downstream stages read it back.
+
+Imports neither TensorFlow nor Keras (the trained models are written by
+`models.write_model_dir`), so the stages that only read results start in about a second.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -11,20 +15,19 @@ import pandas as pd
 from noisereg.data import Split
 from noisereg.io import (
     InputError,
-    atomic_dir,
-    make_zip_reproducible,
     read_csv,
     read_json,
     read_with,
     write_csv,
     write_json,
 )
-from noisereg.models import save_keras, to_keras
 from noisereg.net import MLPWeights
 from noisereg.params import VariantParams
 from noisereg.stats import CI_METHOD, holm, paired_comparison, summarize
-from noisereg.study import GridResult, ReplicateRun
 from noisereg.surface import surface_frame
+
+if TYPE_CHECKING:  # the study's result types only; importing study would load TensorFlow
+    from noisereg.study import GridResult, ReplicateRun
 
 REPLICATE_COLUMNS = ["replicate", "init_seed", "train_acc", "test_acc", "test_loss"]
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc"]
@@ -70,17 +73,11 @@ def replicate_metrics(per_seed: pd.DataFrame, confidence: float) -> dict[str, An
 def write_variant(
     name: str, variant: VariantParams, run: ReplicateRun, confidence: float, split: Split
 ) -> None:
-    """Write models/<name>/, metrics/<name>.json, and its history, replicates, surface."""
+    """Write metrics/<name>.json and its history, replicates and surface CSVs.
+
+    The models themselves go to `model_dir(name)` through `models.write_model_dir`.
+    """
     net = variant.net
-    with atomic_dir(model_dir(name)) as directory:
-        for i, weights in enumerate(run.weights):
-            save_keras(to_keras(weights, net), directory / f"seed_{i}.keras")
-        stacked: dict[str, Any] = {}
-        for layer in range(net.depth + 1):
-            stacked[f"kernel_{layer}"] = np.stack([w.kernels[layer] for w in run.weights])
-            stacked[f"bias_{layer}"] = np.stack([w.biases[layer] for w in run.weights])
-        np.savez(directory / "weights.npz", **stacked)
-        make_zip_reproducible(directory / "weights.npz")
     write_csv(history_path(name), run.history)
     write_csv(decision_path(name), surface_frame(run.weights, split))
     write_csv(replicates_path(name), run.per_seed)

@@ -2,7 +2,7 @@
 
 import argparse
 
-from noisereg import outputs
+from noisereg import models, outputs
 from noisereg.cli import run_stage
 from noisereg.data import dataset_dir, load_split
 from noisereg.params import ParamsError, load_params
@@ -18,6 +18,7 @@ def main(name: str) -> None:
     variant = params.variants[name]
     split = load_split(dataset_dir(variant.dataset))
     (run,) = train_replicates(split, [variant.net], params.train, params.compute, f"train@{name}")
+    models.write_model_dir(outputs.model_dir(name), variant.net, run.weights)
     outputs.write_variant(name, variant, run, params.report.confidence, split)
 
 

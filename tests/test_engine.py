@@ -38,7 +38,7 @@ def test_same_seeds_give_identical_weights(split: Split) -> None:
 
 def test_chunks_of_one_shape_share_a_trace_but_not_data(split: Split) -> None:
     # A reused graph must read the new chunk's rows, seeds and stddevs, not the first one's.
-    first = [member(1), member(2, s_in=0.0, rows=tuple(range(0, 30, 2)))]
+    first = [member(1), member(2, s_in=0.05, rows=tuple(range(0, 30, 2)))]
     second = [member(5, s_in=0.4, s_h=0.1), member(6, rows=tuple(range(1, 30, 2)))]
     batched.compiled_loop.cache_clear()
     fresh = train(split, second)
@@ -134,3 +134,17 @@ def test_deep_weights_have_keras_shapes(split: Split) -> None:
     weights = train(split, [member_]).weights[0]
     assert [k.shape for k in weights.kernels] == [(2, 8), (8, 4), (4, 3), (3, 1)]
     assert [b.shape for b in weights.biases] == [(8,), (4,), (3,), (1,)]
+
+
+def test_chunks_group_by_architecture_and_noise_placements() -> None:
+    nets = [
+        Net.of(24, input_stddev=0.1),
+        Net.of(24, hidden_stddev=0.1),
+        Net.of(24, input_stddev=0.3),
+        Net.of((8, 8)),
+        Net.of(24, hidden_stddev=0.2),
+        Net.of(24, input_stddev=0.2),
+    ]
+    members = [engine.Member(net, i, i, ALL_TRAIN, ALL_TEST) for i, net in enumerate(nets)]
+    assert engine.plan_chunks(members, 256) == [[0, 2, 5], [1, 4], [3]]
+    assert engine.plan_chunks(members, 2) == [[0, 2], [5], [1, 4], [3]]

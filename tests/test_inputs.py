@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from noisereg import outputs
+from noisereg import models, outputs
 from noisereg.data import Split
 from noisereg.io import InputError
 from noisereg.params import Params
@@ -42,6 +42,7 @@ def written(
     history = pd.DataFrame({c: [0.5, 0.4] for c in outputs.HISTORY_COLUMNS} | {"epoch": [10, 20]})
     weights = [glorot_uniform_mlp(s, variant.net.hidden_units) for s in range(3)]
     run = ReplicateRun(PER_SEED, history, weights)
+    models.write_model_dir(outputs.model_dir("deep_baseline"), variant.net, weights)
     outputs.write_variant("deep_baseline", variant, run, 0.95, split)
     return tmp_path
 
