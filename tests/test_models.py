@@ -63,7 +63,8 @@ def test_saved_model_predicts_like_the_weights(tmp_path: Path, units: tuple[int,
     path = tmp_path / "m.keras"
     save_keras(to_keras(weights, Net.of(units, input_stddev=0.1, dropout_rate=0.2)), path)
     loaded = keras.models.load_model(path)
-    x = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    # More rows than one predict_logits block, so the block seam is checked too.
+    x = np.random.default_rng(0).normal(size=(5000, 2)).astype(np.float32)
     probability = 1 / (1 + np.exp(-predict_logits(weights, x)))
     np.testing.assert_allclose(loaded.predict(x, verbose=0)[:, 0], probability, atol=1e-6)
     for ours, theirs in zip(weights_of(loaded).as_list(), weights.as_list(), strict=True):
