@@ -1,10 +1,10 @@
 """Batched trainer: many independent noisy ReLU MLPs (see `noisereg.net`) in few graphs.
 
 `model.fit` spends ~43 ms per epoch on Python and dispatch overhead for a 400-unit net on 30
-points; the arithmetic is microseconds. The engine groups the members by architecture, cuts
-each group into chunks, and trains each chunk's K models together in one compiled loop
-(`noisereg.batched`), with glorot-uniform kernels and zero biases as Keras draws them
-(`randomness.glorot_uniform_mlp`) and a noise stream per model and placement.
+points; the arithmetic is microseconds. The engine groups the members by architecture and
+noise placements, cuts each group into chunks, and trains each chunk's K models together in
+one compiled loop (`noisereg.batched`), with glorot-uniform kernels and zero biases as Keras
+draws them (`randomness.glorot_uniform_mlp`) and a noise stream per model and placement.
 """
 
 from __future__ import annotations
