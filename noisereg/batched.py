@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
 import tensorflow as tf
 
 from noisereg.net import MLPWeights, Net, dropout_stddev
@@ -113,11 +112,8 @@ def initial_state(weights: Sequence[MLPWeights]) -> State:
     Layout: the parameters [kernel_0, bias_0, ..., output kernel [K, h], output bias [K]],
     then Adam's first moments, second moments (same layout), then the update counts t [K].
     """
-    depth = len(weights[0].kernels)
-    params: list[np.ndarray] = []
-    for layer in range(depth):
-        params.append(np.stack([w.kernels[layer] for w in weights]))
-        params.append(np.stack([w.biases[layer] for w in weights]))
+    kernels, biases = MLPWeights.stack(weights)
+    params = [a for pair in zip(kernels, biases, strict=True) for a in pair]
     # The output layer is stored as vectors: kernel [K, h], bias [K].
     params[-2], params[-1] = params[-2][:, :, 0], params[-1][:, 0]
     zeros = [tf.zeros_like(p) for p in params]
@@ -134,12 +130,7 @@ def weights_of(state: State) -> list[MLPWeights]:
     n_params = (len(state) - 1) // 3
     arrays = [t.numpy() for t in state[:n_params]]
     arrays[-2], arrays[-1] = arrays[-2][:, :, None], arrays[-1][:, None]
-    return [
-        MLPWeights(
-            tuple(a[i].copy() for a in arrays[0::2]), tuple(a[i].copy() for a in arrays[1::2])
-        )
-        for i in range(arrays[0].shape[0])
-    ]
+    return MLPWeights.unstack(arrays[0::2], arrays[1::2])
 
 
 @functools.lru_cache(maxsize=16)

@@ -1,9 +1,10 @@
 """Where training runs: in this process, or as chunks of models on a Dask cluster.
 
 Both backends split the members into the same chunks (`engine.plan_chunks`, at most
-`compute.chunk_models` models of one architecture per batched graph) and train each chunk
-with the same code, so the outputs are identical whichever backend, scheduler or worker
-count ran them. A chunk is one Dask task; results are gathered back in member order.
+`compute.chunk_models` models of one architecture and noise-placement set per batched
+graph) and train each chunk with the same code, so the outputs are identical whichever
+backend, scheduler or worker count ran them. A chunk is one Dask task; results are
+gathered back in member order.
 """
 
 from __future__ import annotations

@@ -85,9 +85,9 @@ def write_model_dir(directory: Path, net: Net, weights: list[MLPWeights]) -> Non
     with atomic_dir(directory) as partial:
         for i, replicate in enumerate(weights):
             save_keras(to_keras(replicate, net), partial / f"seed_{i}.keras")
+        kernels, biases = MLPWeights.stack(weights)
         stacked: dict[str, Any] = {}
-        for layer in range(net.depth + 1):
-            stacked[f"kernel_{layer}"] = np.stack([w.kernels[layer] for w in weights])
-            stacked[f"bias_{layer}"] = np.stack([w.biases[layer] for w in weights])
+        for layer, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
+            stacked[f"kernel_{layer}"], stacked[f"bias_{layer}"] = kernel, bias
         np.savez(partial / "weights.npz", **stacked)
         make_zip_reproducible(partial / "weights.npz")

@@ -135,6 +135,25 @@ class MLPWeights:
         """Return the hidden widths these weights belong to."""
         return tuple(int(k.shape[1]) for k in self.kernels[:-1])
 
+    @staticmethod
+    def stack(weights: Sequence[MLPWeights]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Return per-layer kernels and biases stacked along a new leading replicate axis."""
+        depth = len(weights[0].kernels)
+        return (
+            [np.stack([w.kernels[layer] for w in weights]) for layer in range(depth)],
+            [np.stack([w.biases[layer] for w in weights]) for layer in range(depth)],
+        )
+
+    @classmethod
+    def unstack(
+        cls, kernels: Sequence[np.ndarray], biases: Sequence[np.ndarray]
+    ) -> list[MLPWeights]:
+        """Return one MLPWeights per replicate from the per-layer arrays `stack` makes."""
+        return [
+            cls(tuple(k[r] for k in kernels), tuple(b[r] for b in biases))
+            for r in range(len(kernels[0]))
+        ]
+
     def as_list(self) -> list[np.ndarray]:
         """Return the weights in the order `keras.Model.set_weights` expects."""
         return [a for pair in zip(self.kernels, self.biases, strict=True) for a in pair]

@@ -109,10 +109,7 @@ def read_weights(name: str) -> list[MLPWeights]:
             layers = sum(1 for key in data.files if key.startswith("kernel_"))
             kernels = [data[f"kernel_{i}"] for i in range(layers)]
             biases = [data[f"bias_{i}"] for i in range(layers)]
-        return [
-            MLPWeights(tuple(k[r] for k in kernels), tuple(b[r] for b in biases))
-            for r in range(len(kernels[0]))
-        ]
+        return MLPWeights.unstack(kernels, biases)
 
     return read_with(model_dir(name) / "weights.npz", f"train@{name}", reader)
 
