@@ -50,7 +50,8 @@ def train_replicates(
 ) -> list[ReplicateRun]:
     """Return one ReplicateRun per net, each trained over the replicate seeds.
 
-    All nets go to the engine in one call, so nets of one architecture share a graph.
+    All nets go to the engine in one call, so nets of one architecture and noise placements
+    share a graph.
     """
     all_train, all_test = tuple(range(len(split.y_train))), tuple(range(len(split.y_test)))
     seeds = [replicate_seeds(train, r) for r in range(train.replicates)]
