@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test lint unit bench clean-venv
+.PHONY: repro test test-fast browser lint bench clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ repro: $(STAMP)
 ## test: set up .venv, run the lint checks, then the test suite
 test: $(STAMP) lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+## browser: install Chromium for the report's browser checks (Debian/Ubuntu, as root)
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 ## lint: ruff (lint + format check) and mypy on the library
 lint: $(STAMP)

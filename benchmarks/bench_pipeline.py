@@ -17,19 +17,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE_VARIANTS = ("baseline", "input_noise", "hidden_noise", "both_noise")
-SHARED_STAGES = ("data", "compare", "grid_search", "sweep", "report")
+SHARED_STAGES = ("data", "summarize", "grid_search", "sweep", "report")
 
 
 def main() -> None:
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as temp:
         repo = Path(temp)
-        # The copy's own library, not the checkout's editable install.
-        env = {
-            **os.environ,
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONPATH": str(repo),
-        }
+        # Stages run as `python -m stages.x`, so they import the copy's own library.
+        env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
         for name in ("noisereg", "stages"):
             shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("dvc.yaml", "params.yaml"):

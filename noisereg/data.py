@@ -33,7 +33,7 @@ class Split:
 
 def dataset_dir(dataset: str) -> Path:
     """Return the directory holding a dataset's train.csv and test.csv."""
-    return Path("data") if dataset == "reference" else Path("data") / dataset
+    return Path("data") / dataset
 
 
 def dataset_size(params: DataParams, dataset: str) -> int:
@@ -60,8 +60,8 @@ def _frame(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
 
 def save_split(train: pd.DataFrame, test: pd.DataFrame, directory: Path) -> None:
     """Write train.csv and test.csv (full float precision, so reloading is exact)."""
-    write_csv(directory / "train.csv", train)
-    write_csv(directory / "test.csv", test)
+    write_csv(directory / "train.csv", train, exact=True)
+    write_csv(directory / "test.csv", test, exact=True)
 
 
 def load_split(directory: Path) -> Split:

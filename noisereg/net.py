@@ -118,6 +118,16 @@ class Net:
         return ", ".join(parts) or "none"
 
 
+# The sweep's placements: which of (input, hidden pre-activation) noise a placement sets.
+PLACEMENT_FACTORS = {"input": (1.0, 0.0), "hidden": (0.0, 1.0), "both": (1.0, 1.0)}
+
+
+def placement_net(width: int, placement: str, stddev: float) -> Net:
+    """Return a one-layer net with `stddev` at a named placement (input, hidden or both)."""
+    input_factor, hidden_factor = PLACEMENT_FACTORS[placement]
+    return Net.of(width, input_stddev=input_factor * stddev, hidden_stddev=hidden_factor * stddev)
+
+
 def dropout_stddev(rate: float) -> float:
     """Return the stddev of GaussianDropout's multiplier for a drop rate, as Keras defines it."""
     return float(np.sqrt(rate / (1.0 - rate)))
@@ -181,3 +191,25 @@ def predict_logits(weights: MLPWeights, x: np.ndarray) -> np.ndarray:
             np.maximum(hidden, 0.0, out=hidden)
         blocks.append((hidden @ weights.kernels[-1] + weights.biases[-1])[:, 0])
     return np.concatenate(blocks)
+
+
+def exact_logits(weights: MLPWeights, x: np.ndarray) -> np.ndarray:
+    """Return the clean logits in float64 with one fixed summation order, on any CPU.
+
+    BLAS picks its kernel (and so its summation order) by instruction set and thread count,
+    so `predict_logits` can differ in the last bits between machines. Here every layer is a
+    sequence of elementwise multiply-adds over the input units, in index order: numpy's
+    elementwise float64 ufuncs round each operation the same way everywhere. Used for every
+    number that lands in a tracked file; ~10x slower than BLAS, so the report's fine
+    surfaces keep `predict_logits`.
+    """
+    hidden = np.asarray(x, np.float64)
+    last = len(weights.kernels) - 1
+    for layer, (kernel, bias) in enumerate(zip(weights.kernels, weights.biases, strict=True)):
+        kernel64 = kernel.astype(np.float64)
+        out = np.zeros((len(hidden), kernel.shape[1]), np.float64)
+        for unit in range(kernel.shape[0]):
+            out += hidden[:, unit : unit + 1] * kernel64[unit]
+        out += bias.astype(np.float64)
+        hidden = out if layer == last else np.maximum(out, 0.0)
+    return hidden[:, 0]

@@ -22,20 +22,33 @@ from noisereg.io import (
     write_json,
 )
 from noisereg.net import MLPWeights
-from noisereg.params import VariantParams
-from noisereg.stats import CI_METHOD, holm, paired_comparison, summarize
 from noisereg.surface import surface_frame
 
 if TYPE_CHECKING:  # the study's result types only; importing study would load TensorFlow
     from noisereg.study import GridResult, ReplicateRun
 
-REPLICATE_COLUMNS = ["replicate", "init_seed", "train_acc", "test_acc", "test_loss"]
+REPLICATE_COLUMNS = [
+    "replicate",
+    "init_seed",
+    "train_correct",
+    "n_train",
+    "test_correct",
+    "n_test",
+    "test_loss",
+]
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc"]
-GRID_COLUMNS = ["hidden_units", "noise", "cv_mean", "cv_std"]
+GRID_COLUMNS = ["hidden_units", "noise", "cv_correct", "cv_points", "cv_mean", "cv_std", "cv_se"]
 SWEEP_COLUMNS = ["placement", "stddev", "test_acc_mean", "test_acc_ci_low", "test_acc_ci_high"]
 
-
 COMPARISONS_PATH = Path("metrics") / "comparisons.json"
+SUMMARY_PATH = Path("metrics") / "summary.json"
+GRID_PATH = Path("plots") / "grid.csv"
+GRID_SCORES_PATH = Path("plots") / "grid_scores.csv"
+GRID_REFITS_PATH = Path("plots") / "grid_refits.csv"
+GRID_METRICS_PATH = Path("metrics") / "grid.json"
+SWEEP_PATH = Path("plots") / "sweep.csv"
+SWEEP_REPLICATES_PATH = Path("plots") / "sweep_replicates.csv"
+REPORTS_DIR = Path("reports")
 
 
 def model_dir(name: str) -> Path:
@@ -44,7 +57,7 @@ def model_dir(name: str) -> Path:
 
 
 def replicates_path(name: str) -> Path:
-    """Return plots/replicates/<variant>.csv: one row per seed (the compare stage reads all)."""
+    """Return plots/replicates/<variant>.csv: one row per seed (the summarize stage reads all)."""
     return Path("plots") / "replicates" / f"{name}.csv"
 
 
@@ -58,37 +71,40 @@ def history_path(name: str) -> Path:
     return Path("plots") / "history" / f"{name}.csv"
 
 
-def replicate_metrics(per_seed: pd.DataFrame, confidence: float) -> dict[str, Any]:
-    """Return the per-variant metrics block: summaries of accuracy, loss and the gap."""
-    return {
-        "replicates": len(per_seed),
-        "ci_method": CI_METHOD,
-        "train_acc": summarize(per_seed["train_acc"], confidence),
-        "test_acc": summarize(per_seed["test_acc"], confidence),
-        "test_loss": summarize(per_seed["test_loss"], confidence),
-        "gap": summarize(per_seed["train_acc"] - per_seed["test_acc"], confidence),
-    }
+def variant_metrics_path(name: str) -> Path:
+    """Return metrics/<variant>.json: the per-seed means, one row of `dvc metrics show`."""
+    return Path("metrics") / f"{name}.json"
 
 
-def write_variant(
-    name: str, variant: VariantParams, run: ReplicateRun, confidence: float, split: Split
-) -> None:
-    """Write metrics/<name>.json and its history, replicates and surface CSVs.
+def accuracies(per_seed: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Return (train, test) accuracy per seed, computed from the exact correct counts."""
+    return (
+        per_seed["train_correct"] / per_seed["n_train"],
+        per_seed["test_correct"] / per_seed["n_test"],
+    )
 
+
+def write_variant(name: str, run: ReplicateRun, split: Split) -> None:
+    """Write a variant's per-seed results, curves, surface, and its means as metrics.
+
+    Only confidence-free numbers are written here; intervals and tests at the chosen
+    `report.confidence` belong to the summarize stage, so changing them retrains nothing.
     The models themselves go to `model_dir(name)` through `models.write_model_dir`.
     """
-    net = variant.net
     write_csv(history_path(name), run.history)
     write_csv(decision_path(name), surface_frame(run.weights, split))
     write_csv(replicates_path(name), run.per_seed)
-    metrics = replicate_metrics(run.per_seed, confidence)
-    metrics.update(
-        hidden_units=list(net.hidden_units),
-        noise=net.describe(),
-        dataset=variant.dataset,
-        compare_to=variant.compare_to,
+    train_acc, test_acc = accuracies(run.per_seed)
+    write_json(
+        variant_metrics_path(name),
+        {
+            "replicates": len(run.per_seed),
+            "train_acc": float(train_acc.mean()),
+            "test_acc": float(test_acc.mean()),
+            "gap": float((train_acc - test_acc).mean()),
+            "test_loss": float(run.per_seed["test_loss"].mean()),
+        },
     )
-    write_json(Path("metrics") / f"{name}.json", metrics)
 
 
 def read_replicates(name: str) -> pd.DataFrame:
@@ -114,79 +130,46 @@ def read_weights(name: str) -> list[MLPWeights]:
     return read_with(model_dir(name) / "weights.npz", f"train@{name}", reader)
 
 
-def read_metrics(name: str, producer: str) -> dict[str, Any]:
-    """Return metrics/<name>.json (a JSON object) written by stage `producer`."""
-    payload = read_json(Path("metrics") / f"{name}.json", producer)
+def read_object(path: Path, producer: str) -> dict[str, Any]:
+    """Return a JSON file that must hold an object, written by stage `producer`."""
+    payload = read_json(path, producer)
     if not isinstance(payload, dict):
-        raise InputError(f"metrics/{name}.json: must hold a JSON object; rerun '{producer}'")
+        raise InputError(f"{path}: must hold a JSON object; rerun '{producer}'")
     return payload
 
 
-def comparisons(
-    per_seed: dict[str, pd.DataFrame], variants: dict[str, VariantParams], confidence: float
-) -> dict[str, Any]:
-    """Return paired test-accuracy comparisons of each variant against its `compare_to`.
-
-    Holm's correction runs over all comparisons together.
-    """
-    result: dict[str, Any] = {}
-    for name, variant in variants.items():
-        if variant.compare_to is None:
-            continue
-        reference = per_seed[variant.compare_to]["test_acc"].to_numpy()
-        frame = per_seed[name]
-        if len(frame) != len(reference):
-            raise ValueError(
-                f"variant '{name}' has {len(frame)} replicates, "
-                f"'{variant.compare_to}' has {len(reference)}"
-            )
-        result[name] = {
-            "compare_to": variant.compare_to,
-            **paired_comparison(frame["test_acc"].to_numpy(), reference, confidence),
-        }
-    adjusted = holm({name: c["p_value"] for name, c in result.items()})
-    for name, comparison in result.items():
-        comparison["p_holm"] = adjusted[name]
-    return result
-
-
-def write_grid(result: GridResult, confidence: float) -> None:
-    """Write plots/grid.csv, plots/grid_scores.csv and metrics/grid.json."""
-    write_csv(Path("plots") / "grid.csv", result.cells)
-    write_csv(Path("plots") / "grid_scores.csv", result.scores)
-    chosen = {}
-    for key, cell in (("best", result.best), ("one_se", result.one_se)):
-        refit = result.refits[key].per_seed
-        chosen[key] = {
-            **cell,
+def write_grid(result: GridResult) -> None:
+    """Write the grid's cells, fold scores, refit seeds, and the chosen cells as metrics."""
+    write_csv(GRID_PATH, result.cells)
+    write_csv(GRID_SCORES_PATH, result.scores)
+    refits = [
+        run.per_seed.assign(choice=choice)[["choice", *REPLICATE_COLUMNS]]
+        for choice, run in result.refits.items()
+    ]
+    write_csv(GRID_REFITS_PATH, pd.concat(refits, ignore_index=True))
+    chosen: dict[str, Any] = {
+        key: {
             "hidden_units": int(cell["hidden_units"]),
-            "test_acc": summarize(refit["test_acc"], confidence),
-            "train_acc": summarize(refit["train_acc"], confidence),
+            "noise": cell["noise"],
+            "cv_mean": cell["cv_mean"],
+            "cv_se": cell["cv_se"],
         }
+        for key, cell in (("best", result.best), ("one_se", result.one_se))
+    }
     folds = int(result.scores.groupby(["repeat", "fold"]).ngroups)
-    write_json(Path("metrics") / "grid.json", {**chosen, "cv_scores_per_cell": folds})
+    write_json(GRID_METRICS_PATH, {**chosen, "cv_scores_per_cell": folds})
 
 
-def sweep_summary(per_seed: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Return one row per (placement, stddev): test accuracy mean and CI, train accuracy mean."""
-    rows = []
-    for (placement, stddev), frame in per_seed.groupby(["placement", "stddev"], sort=False):
-        test = summarize(frame["test_acc"], confidence)
-        rows.append(
-            {
-                "placement": placement,
-                "stddev": stddev,
-                "test_acc_mean": test["mean"],
-                "test_acc_ci_low": test["ci_low"],
-                "test_acc_ci_high": test["ci_high"],
-                "train_acc_mean": float(frame["train_acc"].mean()),
-                "replicates": len(frame),
-            }
-        )
-    return pd.DataFrame(rows)
+def read_grid_refits() -> pd.DataFrame:
+    """Return plots/grid_refits.csv: one row per seed of each chosen cell's refit."""
+    return read_csv(GRID_REFITS_PATH, "grid_search", ["choice", *REPLICATE_COLUMNS])
 
 
-def write_sweep(per_seed: pd.DataFrame, confidence: float) -> None:
-    """Write plots/sweep.csv (summary) and plots/sweep_replicates.csv (one row per seed)."""
-    write_csv(Path("plots") / "sweep_replicates.csv", per_seed)
-    write_csv(Path("plots") / "sweep.csv", sweep_summary(per_seed, confidence))
+def read_sweep_replicates() -> pd.DataFrame:
+    """Return plots/sweep_replicates.csv: one row per seed of every sweep point."""
+    return read_csv(SWEEP_REPLICATES_PATH, "sweep", ["placement", "stddev", *REPLICATE_COLUMNS])
+
+
+def write_sweep(per_seed: pd.DataFrame) -> None:
+    """Write plots/sweep_replicates.csv (one row per seed; the summarize stage adds the CIs)."""
+    write_csv(SWEEP_REPLICATES_PATH, per_seed)

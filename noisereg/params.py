@@ -39,13 +39,6 @@ class DataParams:
 
 
 @dataclass(frozen=True)
-class ModelParams:
-    """The `model` section: the reference net's hidden width."""
-
-    hidden_units: int
-
-
-@dataclass(frozen=True)
 class Optimization:
     """Adam and loop settings: what the engine needs to train any set of models."""
 
@@ -93,8 +86,9 @@ class GridParams:
 
 @dataclass(frozen=True)
 class SweepParams:
-    """The `sweep` section: extra noise stddevs per placement at the model's width."""
+    """The `sweep` section: noise stddevs per placement at one hidden width."""
 
+    hidden_units: int
     stddevs: tuple[float, ...]
     placements: tuple[str, ...]
 
@@ -112,11 +106,14 @@ class ComputeParams:
 
 @dataclass(frozen=True)
 class ReportParams:
-    """The `report` section: title, decision-map resolution, CI level."""
+    """The `report` section: title, decision-map resolution, and how results are summarized."""
 
     title: str
     heatmap_resolution: int
     confidence: float
+    equivalence_margin: float
+    bootstrap_resamples: int
+    bootstrap_seed: int
 
 
 @dataclass(frozen=True)
@@ -124,7 +121,6 @@ class Params:
     """Every validated section of params.yaml."""
 
     data: DataParams
-    model: ModelParams
     train: TrainParams
     variants: dict[str, VariantParams]
     grid: GridParams
@@ -214,7 +210,6 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "split_random_state": _integer(0, 2**31 - 1),
         "large_n_samples": _integer(10, 1_000_000),
     },
-    "model": {"hidden_units": _integer(1, 100_000)},
     "train": {
         "epochs": _integer(1, 10_000_000),
         "batch_size": _integer(1),
@@ -235,6 +230,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "seed": _integer(0, 2**31 - 1),
     },
     "sweep": {
+        "hidden_units": _integer(1, 100_000),
         "stddevs": _list_of(_number(0.0, 1.0, low_open=True)),
         "placements": _list_of(_one_of(PLACEMENTS)),
     },
@@ -249,9 +245,12 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "title": _text,
         "heatmap_resolution": _integer(10, 2000),
         "confidence": _number(0.5, 1.0, low_open=True, high_open=True),
+        "equivalence_margin": _number(0.0, 1.0, high_open=True),
+        "bootstrap_resamples": _integer(100, 1_000_000),
+        "bootstrap_seed": _integer(0, 2**31 - 1),
     },
 }
-SECTIONS = ("data", "model", "train", "variants", "grid", "sweep", "compute", "report")
+SECTIONS = ("data", "train", "variants", "grid", "sweep", "compute", "report")
 
 T = TypeVar("T")
 
@@ -315,21 +314,23 @@ def _variant_name_or_null(value: Any) -> str | None:
     return None if ok else "a variant name or null"
 
 
-# Variant keys and their defaults (None: filled in from context by `_variant`).
+# Variant keys and their defaults; REQUIRED keys must be given (DVC's `${item.<key>}` reads
+# hidden_units and dataset from params.yaml itself, so no default may hide them).
+REQUIRED = object()
 VARIANT_SCHEMA: dict[str, tuple[Rule, Any]] = {
-    "hidden_units": (_width_list, None),
+    "hidden_units": (_width_list, REQUIRED),
     "input_stddev": (STDDEV, 0.0),
     "hidden_stddev": (_per_layer(STDDEV), 0.0),
     "post_activation_stddev": (_per_layer(STDDEV), 0.0),
     "dropout_rate": (_per_layer(_number(0.0, 1.0, high_open=True)), 0.0),
     "weight_stddev": (STDDEV, 0.0),
     "logit_stddev": (STDDEV, 0.0),
-    "dataset": (_one_of(DATASETS), "reference"),
+    "dataset": (_one_of(DATASETS), REQUIRED),
     "compare_to": (_variant_name_or_null, None),
 }
 
 
-def _variant(raw: Any, name: str, default_width: int) -> VariantParams:
+def _variant(raw: Any, name: str) -> VariantParams:
     path = f"variants.{name}"
     if not isinstance(raw, Mapping):
         raise ParamsError(
@@ -340,12 +341,13 @@ def _variant(raw: Any, name: str, default_width: int) -> VariantParams:
             raise _unknown_key(f"{path}.", str(key), list(VARIANT_SCHEMA))
     values: dict[str, Any] = {}
     for key, (rule, default) in VARIANT_SCHEMA.items():
+        if default is REQUIRED and key not in raw:
+            raise ParamsError(f"params: missing key '{path}.{key}' (expected {rule(None)})")
         value = raw.get(key, default)
         if key in raw and (problem := rule(value)) is not None:
             raise ParamsError(f"params: '{path}.{key}' must be {problem}, got {value!r}")
         values[key] = value
     units = values.pop("hidden_units")
-    units = default_width if units is None else units
     hidden_units = tuple(units) if isinstance(units, list) else (units,)
     depth = len(hidden_units)
     for key in ("hidden_stddev", "post_activation_stddev", "dropout_rate"):
@@ -363,7 +365,7 @@ def _variant(raw: Any, name: str, default_width: int) -> VariantParams:
     return VariantParams(Net.of(hidden_units, **values), dataset, compare_to)
 
 
-def _variants(raw: Any, default_width: int) -> dict[str, VariantParams]:
+def _variants(raw: Any) -> dict[str, VariantParams]:
     """Parse `variants`, then check every variant's comparison reference."""
     if not isinstance(raw, Mapping) or not raw:
         raise ParamsError("params: 'variants' must be a non-empty mapping of name -> settings")
@@ -375,17 +377,16 @@ def _variants(raw: Any, default_width: int) -> dict[str, VariantParams]:
             raise ParamsError(
                 f"params: variant name {name!r} must use only letters, digits and '_'"
             )
-        variants[name] = _variant(settings, name, default_width)
+        variants[name] = _variant(settings, name)
     baseline = variants["baseline"]
     if (
         not baseline.net.noiseless
         or baseline.dataset != "reference"
-        or baseline.net.hidden_units != (default_width,)
         or baseline.compare_to is not None
     ):
         raise ParamsError(
             "params: 'variants.baseline' must be the reference net without noise: no noise "
-            "keys above 0, dataset 'reference', hidden_units = model.hidden_units, no compare_to"
+            "keys above 0, dataset 'reference', no compare_to"
         )
     for name, variant in variants.items():
         target = variant.compare_to
@@ -423,13 +424,10 @@ def parse_params(raw: Any) -> Params:
     for key in SECTIONS:
         if key not in raw:
             raise ParamsError(f"params: missing section '{key}'")
-    model = _section(raw["model"], "model", SCHEMA["model"], ModelParams)
-    variants = _variants(raw["variants"], model.hidden_units)
     params = Params(
         data=_section(raw["data"], "data", SCHEMA["data"], DataParams),
-        model=model,
         train=_section(raw["train"], "train", SCHEMA["train"], TrainParams),
-        variants=variants,
+        variants=_variants(raw["variants"]),
         grid=_section(raw["grid"], "grid", SCHEMA["grid"], GridParams),
         sweep=_section(raw["sweep"], "sweep", SCHEMA["sweep"], SweepParams),
         compute=_section(raw["compute"], "compute", SCHEMA["compute"], ComputeParams),
@@ -457,8 +455,21 @@ def parse_params(raw: Any) -> Params:
     return params
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Return validated Params from a file; ParamsError names the file or key on failure."""
+# The params the report stage declares in dvc.yaml, and so the only ones it may print
+# (compute.backend/scheduler/n_workers change where training runs, never what it gives).
+REPORT_SECTIONS = {
+    "data": None,
+    "train": None,
+    "variants": None,
+    "grid": None,
+    "sweep": None,
+    "compute": ("chunk_models",),
+    "report": None,
+}
+
+
+def read_raw_params(path: str | Path = "params.yaml") -> Any:
+    """Return params.yaml parsed but not validated; ParamsError names the file on failure."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -470,4 +481,9 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ParamsError(
             f"params: {path} is not valid YAML: {str(error).splitlines()[0]}"
         ) from error
-    return parse_params(raw)
+    return raw
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Return validated Params from a file; ParamsError names the file or key on failure."""
+    return parse_params(read_raw_params(path))

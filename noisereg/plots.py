@@ -159,7 +159,7 @@ def decision_maps(
 def grid_heatmap(
     cells: pd.DataFrame, best: Mapping[str, float], one_se: Mapping[str, float]
 ) -> Figure:
-    """Return the width x noise heat-map of mean CV accuracy +- std, chosen cells boxed."""
+    """Return the width x noise heat-map of mean CV accuracy +- its SE, chosen cells boxed."""
     widths = sorted(cells["hidden_units"].unique())
     noises = sorted(cells["noise"].unique())
     table = cells.set_index(["hidden_units", "noise"])
@@ -168,10 +168,10 @@ def grid_heatmap(
     image = ax.imshow(means, cmap=SCORE_CMAP, aspect="auto", origin="lower")
     for i, w in enumerate(widths):
         for j, n in enumerate(noises):
-            mean, std = table.loc[(w, n), "cv_mean"], table.loc[(w, n), "cv_std"]
+            mean, se = table.loc[(w, n), "cv_mean"], table.loc[(w, n), "cv_se"]
             colour = "white" if mean < means.min() + 0.6 * (means.max() - means.min()) else "black"
             ax.text(
-                j, i, f"{mean:.3f}\n+-{std:.3f}", ha="center", va="center", fontsize=7, color=colour
+                j, i, f"{mean:.3f}\n+-{se:.3f}", ha="center", va="center", fontsize=7, color=colour
             )
     for cell, style, label in ((best, "-", "best"), (one_se, "--", "one-SE choice")):
         i, j = widths.index(cell["hidden_units"]), noises.index(cell["noise"])
@@ -186,12 +186,12 @@ def grid_heatmap(
     ax.set_ylabel("hidden units")
     ax.legend(loc="upper left", bbox_to_anchor=(1.25, 1.0), fontsize=8)
     figure.colorbar(image, ax=ax, label="mean CV accuracy")
-    ax.set_title("Grid search: CV accuracy (mean +- std over folds x repeats)")
+    ax.set_title("Grid search: CV accuracy (mean +- corrected SE)")
     return figure
 
 
-def noise_sweep(points: pd.DataFrame, baseline: Mapping[str, float | None]) -> Figure:
-    """Return test accuracy vs noise stddev per placement with CI bars, baseline as a band."""
+def noise_sweep(points: pd.DataFrame) -> Figure:
+    """Return test accuracy vs noise stddev per placement with CI bars, from stddev 0 up."""
     figure, ax = plt.subplots(figsize=(6.4, 4.0))
     for placement, frame in points.groupby("placement", sort=False):
         frame = frame.sort_values("stddev")
@@ -206,14 +206,9 @@ def noise_sweep(points: pd.DataFrame, baseline: Mapping[str, float | None]) -> F
             color=PLACEMENT_COLOURS.get(str(placement), "grey"),
             label=f"{placement} noise",
         )
-    mean = baseline["mean"] or 0.0
-    ax.axhline(mean, color="k", lw=1, label="baseline (no noise)")
-    if baseline.get("ci_low") is not None:
-        ax.axhspan(
-            baseline["ci_low"] or mean, baseline["ci_high"] or mean, color="k", alpha=0.1, lw=0
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("noise stddev (log scale)")
+    # Symmetric log: stddev 0 (no noise) sits on the axis with the log-spaced levels.
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xlabel("noise stddev (symmetric log scale; 0 = no noise)")
     ax.set_ylabel("test accuracy (mean, CI over replicates)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -221,9 +216,10 @@ def noise_sweep(points: pd.DataFrame, baseline: Mapping[str, float | None]) -> F
     return figure
 
 
-def paired_differences(rows: Sequence[Mapping[str, Any]]) -> Figure:
-    """Return a forest plot of paired test-accuracy differences with their CIs."""
+def paired_differences(rows: Sequence[Mapping[str, Any]], margin: float) -> Figure:
+    """Return a forest plot of paired test-accuracy differences with their CIs, margin shaded."""
     figure, ax = plt.subplots(figsize=(6.4, 0.6 * len(rows) + 1.4))
+    ax.axvspan(-margin, margin, color="grey", alpha=0.2, lw=0, label="practical equivalence")
     for i, row in enumerate(rows):
         mean, low, high = (
             float(row[k]) if row[k] is not None else float("nan")

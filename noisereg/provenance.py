@@ -1,10 +1,10 @@
-"""Where a report's numbers came from: commit, input hashes, package versions, machine."""
+"""Where a report's numbers came from: seeds, input hashes, package versions, params."""
 
 from __future__ import annotations
 
-import os
+import hashlib
 import platform
-import subprocess
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 PACKAGES = (
-    "tensorflow",
+    "tensorflow-cpu",
     "keras",
     "dvc",
     "scikit-learn",
@@ -24,40 +24,13 @@ PACKAGES = (
 )
 
 
-# Files the pipeline itself rewrites while it runs; edits there do not make the code dirty.
-_PIPELINE_WRITTEN = ("dvc.lock", "data/", "models/", "metrics/", "plots/", "reports/")
-
-
-def git_commit() -> str:
-    """Return the checked-out commit ('+dirty' for edited code or params), or why there is none.
-
-    The report is rendered before `dvc.lock` and the metrics are committed, so changes to
-    what the pipeline writes are not counted as edits.
-    """
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    edited = [line[3:] for line in status if not line[3:].startswith(_PIPELINE_WRITTEN)]
-    return commit + ("+dirty" if edited else "")
-
-
-def input_hashes(lock_path: Path = Path("dvc.lock")) -> dict[str, str]:
-    """Return the md5 DVC recorded for each data-stage output, or nothing before the first run."""
-    try:
-        lock = yaml.safe_load(lock_path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    outs = lock.get("stages", {}).get("data", {}).get("outs", [])
-    return {o["path"]: o.get("md5", "?") for o in outs if isinstance(o, dict) and "path" in o}
+def data_hashes(directories: list[Path]) -> dict[str, str]:
+    """Return the md5 of each data CSV the report read (the same digest DVC records)."""
+    return {
+        str(path): hashlib.md5(path.read_bytes()).hexdigest()
+        for directory in directories
+        for path in sorted(directory.glob("*.csv"))
+    }
 
 
 def package_versions() -> str:
@@ -71,26 +44,30 @@ def package_versions() -> str:
     return ", ".join(versions)
 
 
-def wall_times(timings: dict[str, float]) -> str:
-    """Return 'stage s, ...' by stage name, or a note when no stage has recorded one."""
-    if not timings:
-        return "not recorded (no stage has run on this checkout)"
-    return ", ".join(
-        f"{stage} {seconds:.1f} s" if seconds >= 1 else f"{stage} {seconds:.2f} s"
-        for stage, seconds in timings.items()
-    )
-
-
-def collect(seeds: str, timings: dict[str, float]) -> dict[str, Any]:
-    """Return the provenance table of the report."""
-    table: dict[str, Any] = {
-        "git commit": git_commit(),
-        "seeds": seeds,
-        "python": platform.python_version(),
-        "packages": package_versions(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
-        "wall time per stage (last run here)": wall_times(timings),
+def params_text(raw: Mapping[str, Any], sections: Mapping[str, tuple[str, ...] | None]) -> str:
+    """Return the params the report depends on as YAML: whole sections or the listed keys."""
+    shown = {
+        name: dict(raw[name]) if keys is None else {k: raw[name][k] for k in keys}
+        for name, keys in sections.items()
+        if name in raw
     }
-    for path, md5 in input_hashes().items():
-        table[f"md5 of {path} (dvc.lock)"] = md5
+    return yaml.safe_dump(shown, sort_keys=False)
+
+
+def collect(seeds: str, data_directories: list[Path]) -> dict[str, Any]:
+    """Return the provenance table of the report: only what its tracked inputs determine.
+
+    The commit, machine and wall times are deliberately absent: they are not DVC
+    dependencies, so a report restored from the run-cache would show another run's values,
+    and the same study would give different bytes on each machine. The commit that produced
+    a report is the one whose dvc.lock records its hash; each stage prints its wall time.
+    """
+    table: dict[str, Any] = {
+        "code": "the commit whose dvc.lock records this report's md5 (git log -- dvc.lock)",
+        "seeds": seeds,
+        "python": ".".join(platform.python_version_tuple()[:2]),
+        "packages (pinned in requirements.txt)": package_versions(),
+    }
+    for path, md5 in data_hashes(data_directories).items():
+        table[f"md5 of {path}"] = md5
     return table

@@ -16,7 +16,6 @@ from noisereg import plots
 from noisereg.data import Split
 from noisereg.io import write_text
 from noisereg.net import MLPWeights
-from noisereg.stats import CI_METHOD, PAIRED_TEST, verdict
 from noisereg.surface import axes_for, decision_surface
 
 # The reference study's published single-run numbers: (train accuracy, test accuracy).
@@ -43,8 +42,11 @@ DIFFERENCES_FROM_REFERENCE = [
     "overfitting and noise on activations, weights and outputs as future work; here they are "
     "variants of the study (section 'Beyond the reference').",
     "The reference picked its grid winner by 5-fold CV and never scored it on the held-out "
-    "test set. Here CV is repeated, the best and one-standard-error cells are refit on all "
-    "training points over the replicate seeds, and their test accuracy is reported.",
+    "test set. Here CV is repeated and stratified, the best and one-standard-error cells are "
+    "refit on all training points over the replicate seeds, and their test accuracy is reported.",
+    "The reference's 30/70 split is not stratified (its training set holds 18 and 12 points of "
+    "the two classes); it is kept as is to reproduce the reference, while every split this "
+    "study makes itself (the CV folds) is stratified.",
 ]
 
 
@@ -53,12 +55,10 @@ class StudyResults:
     """Everything the report shows, read from the pipeline's tracked files."""
 
     title: str
-    confidence: float
     splits: dict[str, Split]  # dataset name -> split
-    variants: dict[str, dict[str, Any]]  # name -> metrics/<name>.json
+    summary: dict[str, Any]  # metrics/summary.json: variants, comparisons, grid refits, methods
     histories: dict[str, pd.DataFrame]
     weights: dict[str, list[MLPWeights]]
-    comparisons: dict[str, dict[str, Any]]  # metrics/comparisons.json
     grid: dict[str, Any]  # metrics/grid.json
     grid_cells: pd.DataFrame
     sweep: pd.DataFrame | None
@@ -66,12 +66,38 @@ class StudyResults:
     provenance: dict[str, Any] = field(default_factory=dict)
     heatmap_resolution: int = 200
 
+    @property
+    def variants(self) -> dict[str, dict[str, Any]]:
+        """Return variant name -> its summaries and labels, in params order."""
+        return dict(self.summary["variants"])
+
+    @property
+    def comparisons(self) -> dict[str, dict[str, Any]]:
+        """Return variant name -> its paired comparison with its reference."""
+        return dict(self.summary["comparisons"])
+
+    @property
+    def methods(self) -> dict[str, Any]:
+        """Return the interval, test and verdict methods and their levels."""
+        return dict(self.summary["methods"])
+
+    @property
+    def confidence(self) -> float:
+        """Return the level of the intervals shown."""
+        return float(self.methods["confidence"])
+
 
 def interval(summary: Mapping[str, Any] | None, digits: int = 3) -> str:
-    """Return a summary as 'mean [low, high]', or just the mean without a CI."""
+    """Return a summary as 'mean [low, high]', or just the mean without a CI.
+
+    A zero spread is not a zero-width interval: every seed gave the same value, and the
+    text says so.
+    """
     if not summary or summary.get("mean") is None:
         return "n/a"
     text = f"{summary['mean']:.{digits}f}"
+    if summary.get("std") == 0:
+        return text + " (every seed identical)"
     if summary.get("ci_low") is not None:
         text += f" [{summary['ci_low']:.{digits}f}, {summary['ci_high']:.{digits}f}]"
     return text
@@ -80,6 +106,8 @@ def interval(summary: Mapping[str, Any] | None, digits: int = 3) -> str:
 def signed_interval(summary: Mapping[str, Any]) -> str:
     """Return a difference summary as text with explicit signs."""
     text = f"{summary['mean']:+.3f}"
+    if summary.get("std") == 0:
+        return text + " (every seed identical)"
     if summary.get("ci_low") is not None:
         text += f" [{summary['ci_low']:+.3f}, {summary['ci_high']:+.3f}]"
     return text
@@ -106,11 +134,12 @@ def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
     for name in ordered:
         c = results.comparisons[name]
         diff = c["diff"]
-        outcome = verdict(diff, c.get("p_holm"))
+        outcome = c["verdict"]
         sentence = {
-            "helped": "helped: test accuracy rose",
-            "hurt": "hurt: test accuracy fell",
-            "no detectable difference": "made no detectable difference at this sample size",
+            "helped": "helped: test accuracy rose by more than the margin",
+            "hurt": "hurt: test accuracy fell by more than the margin",
+            "no practical difference": "made no practical difference (within the margin)",
+            "inconclusive": "was inconclusive at this sample size",
         }[outcome]
         reference = c.get("compare_to", "baseline")
         rows.append(
@@ -126,6 +155,11 @@ def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
                 "p_holm": p_text(c.get("p_holm")),
                 "p_holm_value": c.get("p_holm"),
                 "verdict": outcome,
+                "decision_text": (
+                    f"[{c['decision_low']:+.3f}, {c['decision_high']:+.3f}]"
+                    if c.get("decision_low") is not None
+                    else "n/a"
+                ),
                 "sentence": (
                     f"{name} vs {reference}: noise {sentence} (paired difference "
                     f"{signed_interval(diff)}, "
@@ -169,30 +203,34 @@ def _summary(results: StudyResults, comparisons: list[dict[str, Any]]) -> list[s
             f"{interval(base['gap'])}."
         )
     comparisons = [r for r in comparisons if r["compare_to"] == "baseline"]
-    helped = [r["variant"] for r in comparisons if r["verdict"] == "helped"]
-    hurt = [r["variant"] for r in comparisons if r["verdict"] == "hurt"]
-    neutral = [r["variant"] for r in comparisons if r["verdict"] == "no detectable difference"]
+    phrases = {
+        "helped": "noise helped in ",
+        "hurt": "hurt in ",
+        "no practical difference": "made no practical difference in ",
+        "inconclusive": "was inconclusive in ",
+    }
     parts = []
-    if helped:
-        parts.append("noise helped in " + ", ".join(helped))
-    if hurt:
-        parts.append("hurt in " + ", ".join(hurt))
-    if neutral:
-        parts.append("made no detectable difference in " + ", ".join(neutral))
+    for outcome, phrase in phrases.items():
+        names = [r["variant"] for r in comparisons if r["verdict"] == outcome]
+        if names:
+            parts.append(phrase + ", ".join(names))
     if parts:
         details = "; ".join(f"{r['variant']} {r['diff_text']}" for r in comparisons)
         sentences.append(
-            "Against the same seeds without noise, "
+            "Against the same seeds without noise, with differences inside "
+            f"+-{results.methods['equivalence_margin']:g} counted as no practical difference, "
             + "; ".join(parts)
             + f" (paired test-accuracy differences: {details})."
         )
     best, one_se = results.grid.get("best"), results.grid.get("one_se")
-    if best and one_se:
+    refits = results.summary.get("grid_refits", {})
+    if best and one_se and refits:
         sentences.append(
             f"The grid's CV winner ({best['hidden_units']} units, noise {best['noise']:g}) scored "
-            f"{best['cv_mean']:.3f} +- {best['cv_std']:.3f} in CV and {interval(best['test_acc'])} "
-            f"on the test set; the one-standard-error choice ({one_se['hidden_units']} units, "
-            f"noise {one_se['noise']:g}) scored {interval(one_se['test_acc'])}."
+            f"{best['cv_mean']:.3f} +- {best['cv_se']:.3f} (SE) in CV and "
+            f"{interval(refits['best']['test_acc'])} on the test set; the one-standard-error "
+            f"choice ({one_se['hidden_units']} units, noise {one_se['noise']:g}) scored "
+            f"{interval(refits['one_se']['test_acc'])}."
         )
     return sentences
 
@@ -264,7 +302,7 @@ def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
             "grid.png",
             plots.grid_heatmap(results.grid_cells, results.grid["best"], results.grid["one_se"]),
             "Grid-search heat-map of mean CV accuracy by width and noise",
-            "Mean CV accuracy (+- std over folds and repeats) for each width x hidden-noise cell. "
+            "Mean CV accuracy (+- corrected standard error) for each width x hidden-noise cell. "
             "Solid box: best cell; dashed box: one-standard-error choice.",
         ),
     ]
@@ -273,22 +311,23 @@ def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
         specs.append(
             (
                 "paired_differences.png",
-                plots.paired_differences(comparison_rows),
+                plots.paired_differences(comparison_rows, results.methods["equivalence_margin"]),
                 "Paired test-accuracy differences of each noise variant against its reference",
                 "Mean paired difference in test accuracy (variant - its noiseless reference, "
-                f"same seeds) with its {results.confidence:.0%} t interval. Left of zero: "
-                "noise hurt.",
+                f"same seeds) with its {results.confidence:.0%} bootstrap interval; grey band: "
+                "the margin of practical equivalence. Left of the band: noise hurt.",
             )
         )
     if results.sweep is not None and not results.sweep.empty:
         specs.append(
             (
                 "sweep.png",
-                plots.noise_sweep(results.sweep, results.variants["baseline"]["test_acc"]),
+                plots.noise_sweep(results.sweep),
                 "Test accuracy versus noise stddev for input, hidden and both placements",
                 "Noise sweep at the reference width: mean test accuracy with "
                 f"{results.confidence:.0%} "
-                "CI per placement and stddev; black line and band: baseline.",
+                "CI per placement and stddev, from stddev 0 (the baseline) up; symmetric-log "
+                "x axis.",
             )
         )
     figures = []
@@ -325,17 +364,24 @@ def build_context(results: StudyResults, figures: list[dict[str, str]]) -> dict[
         "discussion": _discussion(results, comparisons),
         "results": _result_rows(results),
         "comparisons": comparisons,
-        "paired_test": PAIRED_TEST,
-        "ci_method": CI_METHOD,
+        "paired_test": results.methods["paired_test"],
+        "ci_method": results.methods["ci"],
+        "verdict_rule": results.methods["verdict_rule"],
+        "margin": f"{results.methods['equivalence_margin']:g}",
+        "decision_confidence": f"{results.methods['decision_confidence']:.2%}",
+        "grid_se": results.methods["grid_se"],
         "grid_rows": [
             {
                 "label": label,
                 "hidden_units": cell["hidden_units"],
                 "noise": f"{cell['noise']:g}",
-                "cv": f"{cell['cv_mean']:.3f} +- {cell['cv_std']:.3f}",
-                "test": interval(cell["test_acc"]),
+                "cv": f"{cell['cv_mean']:.3f} +- {cell['cv_se']:.3f}",
+                "test": interval(results.summary["grid_refits"][key]["test_acc"]),
             }
-            for label, cell in (("best CV cell", best), ("one-SE choice", one_se))
+            for key, label, cell in (
+                ("best", "best CV cell", best),
+                ("one_se", "one-SE choice", one_se),
+            )
         ],
         "reference_grid": REFERENCE_GRID,
         "grid_folds": results.grid.get("cv_scores_per_cell"),

@@ -16,7 +16,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 
 from noisereg import compute, engine
 from noisereg.data import Split
-from noisereg.net import MLPWeights, Net, predict_logits
+from noisereg.net import MLPWeights, Net, exact_logits, placement_net
 from noisereg.params import ComputeParams, GridParams, Params, SweepParams, TrainParams
 from noisereg.randomness import derive_seed
 
@@ -25,7 +25,7 @@ from noisereg.randomness import derive_seed
 class ReplicateRun:
     """One configuration trained over all replicate seeds."""
 
-    per_seed: pd.DataFrame  # replicate, init_seed, train_acc, test_acc, test_loss
+    per_seed: pd.DataFrame  # replicate, init_seed, (train|test)_correct, n_(train|test), test_loss
     history: pd.DataFrame  # epoch, <column>, <column>_std
     weights: list[MLPWeights]
 
@@ -41,8 +41,22 @@ def _bce(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
 
 
-def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((logits > 0).astype(np.float32) == y))
+def correct_count(logits: np.ndarray, y: np.ndarray) -> int:
+    """Return how many points the logits classify correctly (an exact integer, not a ratio)."""
+    return int(np.count_nonzero((logits > 0) == (y > 0.5)))
+
+
+def score_seed(weights: MLPWeights, split: Split) -> dict[str, float | int]:
+    """Return one replicate's correct counts, set sizes and test log-loss (machine-independent)."""
+    train_logits = exact_logits(weights, split.x_train)
+    test_logits = exact_logits(weights, split.x_test)
+    return {
+        "train_correct": correct_count(train_logits, split.y_train),
+        "n_train": len(split.y_train),
+        "test_correct": correct_count(test_logits, split.y_test),
+        "n_test": len(split.y_test),
+        "test_loss": _bce(test_logits, split.y_test),
+    }
 
 
 def train_replicates(
@@ -74,19 +88,10 @@ def train_replicates(
     for c in range(len(nets)):
         block = slice(c * train.replicates, (c + 1) * train.replicates)
         weights = result.weights[block]
-        rows = []
-        for r, w in enumerate(weights):
-            train_logits = predict_logits(w, split.x_train)
-            test_logits = predict_logits(w, split.x_test)
-            rows.append(
-                {
-                    "replicate": r,
-                    "init_seed": seeds[r][0],
-                    "train_acc": _accuracy(train_logits, split.y_train),
-                    "test_acc": _accuracy(test_logits, split.y_test),
-                    "test_loss": _bce(test_logits, split.y_test),
-                }
-            )
+        rows = [
+            {"replicate": r, "init_seed": seeds[r][0], **score_seed(w, split)}
+            for r, w in enumerate(weights)
+        ]
         history = {"epoch": result.logged_epochs}
         for column in engine.HISTORY_COLUMNS:
             values = result.history[column][block].astype(np.float64)
@@ -101,8 +106,8 @@ def train_replicates(
 class GridResult:
     """Cell table of the CV grid, the chosen cells, and their refit test runs."""
 
-    cells: pd.DataFrame  # hidden_units, noise, cv_mean, cv_std, cv_se, n_scores
-    scores: pd.DataFrame  # hidden_units, noise, repeat, fold, cv_acc
+    cells: pd.DataFrame  # hidden_units, noise, cv_correct, cv_points, cv_mean, cv_std, cv_se
+    scores: pd.DataFrame  # hidden_units, noise, repeat, fold, correct, n_val
     best: dict[str, float]
     one_se: dict[str, float]
     refits: dict[str, ReplicateRun]
@@ -120,17 +125,43 @@ def cv_splits(y: np.ndarray, grid: GridParams) -> list[tuple[int, int, np.ndarra
     ]
 
 
+def cell_table(scores: pd.DataFrame, n_points: int) -> pd.DataFrame:
+    """Return one row per (hidden_units, noise): pooled correct counts, mean, std and SE.
+
+    The J fold scores of a cell reuse the same points, so std / sqrt(J) understates the
+    uncertainty; the corrected resampled SE (Nadeau & Bengio 2003) accounts for the overlap.
+    """
+    frame = scores.assign(acc=scores["correct"] / scores["n_val"])
+    cells = (
+        frame.groupby(["hidden_units", "noise"], sort=True)
+        .agg(
+            cv_correct=("correct", "sum"),
+            cv_points=("n_val", "sum"),
+            cv_std=("acc", "std"),
+            n_scores=("acc", "count"),
+        )
+        .reset_index()
+    )
+    cells["cv_mean"] = cells["cv_correct"] / cells["cv_points"]
+    cells["cv_std"] = cells["cv_std"].fillna(0.0)
+    n_val = cells["cv_points"] / cells["n_scores"]
+    cells["cv_se"] = cells["cv_std"] * np.sqrt(1 / cells["n_scores"] + n_val / (n_points - n_val))
+    return cells
+
+
 def choose_cells(cells: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
     """Return the best cell and the one-standard-error cell.
 
-    One-SE rule: among cells whose CV mean is within one standard error of the best, take
-    the narrowest net, then the most noise (the most regularized), as the simplest choice.
+    Cells are compared by their pooled correct counts (exact integers; every cell is scored
+    on the same folds). Best: most correct, then the narrowest net, then the least noise.
+    One-SE rule: among cells within one standard error of the best, take the narrowest net,
+    then the most noise (the most regularized), as the simplest choice.
     """
     best_row = cells.sort_values(
-        ["cv_mean", "hidden_units", "noise"], ascending=[False, True, True]
+        ["cv_correct", "hidden_units", "noise"], ascending=[False, True, True]
     ).iloc[0]
-    threshold = best_row["cv_mean"] - best_row["cv_se"]
-    eligible = cells[cells["cv_mean"] >= threshold]
+    slack = best_row["cv_se"] * best_row["cv_points"]  # one SE, in correct counts
+    eligible = cells[cells["cv_correct"] >= best_row["cv_correct"] - slack]
     one_se_row = eligible.sort_values(["hidden_units", "noise"], ascending=[True, False]).iloc[0]
     keys = ["hidden_units", "noise", "cv_mean", "cv_std", "cv_se"]
     return (
@@ -171,20 +202,14 @@ def run_grid(split: Split, params: Params) -> GridResult:
         "grid_search",
     )
     scores = pd.DataFrame(keys, columns=["hidden_units", "noise", "repeat", "fold"])
-    scores["cv_acc"] = [
-        _accuracy(
-            predict_logits(w, split.x_train[list(m.val_rows)]),
-            split.y_train[list(m.val_rows)],
+    scores["correct"] = [
+        correct_count(
+            exact_logits(w, split.x_train[list(m.val_rows)]), split.y_train[list(m.val_rows)]
         )
         for w, m in zip(result.weights, members, strict=True)
     ]
-    cells = (
-        scores.groupby(["hidden_units", "noise"], sort=True)["cv_acc"]
-        .agg(cv_mean="mean", cv_std="std", n_scores="count")
-        .reset_index()
-    )
-    cells["cv_std"] = cells["cv_std"].fillna(0.0)
-    cells["cv_se"] = cells["cv_std"] / np.sqrt(cells["n_scores"])
+    scores["n_val"] = [len(m.val_rows) for m in members]
+    cells = cell_table(scores, len(split.y_train))
     best, one_se = choose_cells(cells)
     chosen = {"best": best, "one_se": one_se}
     nets = [Net.of(int(c["hidden_units"]), hidden_stddev=c["noise"]) for c in chosen.values()]
@@ -192,20 +217,10 @@ def run_grid(split: Split, params: Params) -> GridResult:
     return GridResult(cells, scores, best, one_se, dict(zip(chosen, runs, strict=True)))
 
 
-def sweep_configs(params: Params, sweep: SweepParams) -> list[tuple[str, float, Net]]:
-    """Return (placement, stddev, net) for every sweep point at the model's width."""
-    width = params.model.hidden_units
-    noise_of = {"input": (1.0, 0.0), "hidden": (0.0, 1.0), "both": (1.0, 1.0)}
+def sweep_configs(sweep: SweepParams) -> list[tuple[str, float, Net]]:
+    """Return (placement, stddev, net) for every sweep point at the sweep's width."""
     return [
-        (
-            placement,
-            s,
-            Net.of(
-                width,
-                input_stddev=noise_of[placement][0] * s,
-                hidden_stddev=noise_of[placement][1] * s,
-            ),
-        )
+        (placement, s, placement_net(sweep.hidden_units, placement, s))
         for placement in sweep.placements
         for s in sweep.stddevs
     ]
@@ -213,7 +228,7 @@ def sweep_configs(params: Params, sweep: SweepParams) -> list[tuple[str, float, 
 
 def run_sweep(split: Split, params: Params) -> pd.DataFrame:
     """Return one row per replicate of every (placement, stddev) sweep point."""
-    points = sweep_configs(params, params.sweep)
+    points = sweep_configs(params.sweep)
     nets = [net for _, _, net in points]
     runs = train_replicates(split, nets, params.train, params.compute, "sweep")
     frames = []

@@ -1,12 +1,10 @@
 """DVC stage `report`: read every tracked result and render reports/report.{html,md}."""
 
-from pathlib import Path
-
 from noisereg import outputs, provenance
-from noisereg.cli import read_timings, run_stage
+from noisereg.cli import run_stage
 from noisereg.data import dataset_dir, load_split
-from noisereg.io import read_csv, read_json
-from noisereg.params import DATASETS, load_params
+from noisereg.io import read_csv
+from noisereg.params import DATASETS, REPORT_SECTIONS, load_params, read_raw_params
 from noisereg.report import StudyResults, write_report
 
 
@@ -15,24 +13,23 @@ def main() -> None:
     names = list(params.variants)
     seeds = (
         f"data {params.data.random_state}, split {params.data.split_random_state}, "
-        f"train {params.train.seed} ({params.train.replicates} replicates), grid {params.grid.seed}"
+        f"train {params.train.seed} ({params.train.replicates} replicates), "
+        f"grid {params.grid.seed}, bootstrap {params.report.bootstrap_seed}"
     )
     results = StudyResults(
         title=params.report.title,
-        confidence=params.report.confidence,
         splits={dataset: load_split(dataset_dir(dataset)) for dataset in DATASETS},
-        variants={name: outputs.read_metrics(name, f"train@{name}") for name in names},
+        summary=outputs.read_object(outputs.SUMMARY_PATH, "summarize"),
         histories={name: outputs.read_history(name) for name in names},
         weights={name: outputs.read_weights(name) for name in names},
-        comparisons=read_json(outputs.COMPARISONS_PATH, "compare"),
-        grid=outputs.read_metrics("grid", "grid_search"),
-        grid_cells=read_csv(Path("plots") / "grid.csv", "grid_search", outputs.GRID_COLUMNS),
-        sweep=read_csv(Path("plots") / "sweep.csv", "sweep", outputs.SWEEP_COLUMNS),
-        params_yaml=Path("params.yaml").read_text(),
-        provenance=provenance.collect(seeds, read_timings()),
+        grid=outputs.read_object(outputs.GRID_METRICS_PATH, "grid_search"),
+        grid_cells=read_csv(outputs.GRID_PATH, "grid_search", outputs.GRID_COLUMNS),
+        sweep=read_csv(outputs.SWEEP_PATH, "summarize", outputs.SWEEP_COLUMNS),
+        params_yaml=provenance.params_text(read_raw_params(), REPORT_SECTIONS),
+        provenance=provenance.collect(seeds, [dataset_dir(d) for d in DATASETS]),
         heatmap_resolution=params.report.heatmap_resolution,
     )
-    write_report(results, Path("reports"))
+    write_report(results, outputs.REPORTS_DIR)
 
 
 if __name__ == "__main__":

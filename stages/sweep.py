@@ -1,17 +1,15 @@
 """DVC stage `sweep`: test accuracy vs noise stddev for each placement at the model's width."""
 
-from pathlib import Path
-
 from noisereg import outputs
 from noisereg.cli import run_stage
-from noisereg.data import load_split
+from noisereg.data import dataset_dir, load_split
 from noisereg.params import load_params
 from noisereg.study import run_sweep
 
 
 def main() -> None:
     params = load_params()
-    outputs.write_sweep(run_sweep(load_split(Path("data")), params), params.report.confidence)
+    outputs.write_sweep(run_sweep(load_split(dataset_dir("reference")), params))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def main(name: str) -> None:
     split = load_split(dataset_dir(variant.dataset))
     (run,) = train_replicates(split, [variant.net], params.train, params.compute, f"train@{name}")
     models.write_model_dir(outputs.model_dir(name), variant.net, run.weights)
-    outputs.write_variant(name, variant, run, params.report.confidence, split)
+    outputs.write_variant(name, run, split)
 
 
 if __name__ == "__main__":

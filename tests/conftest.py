@@ -31,16 +31,18 @@ def tiny_raw(default: dict[str, Any]) -> dict[str, Any]:
     raw = copy.deepcopy(default)
     raw["train"].update(epochs=40, replicates=3, log_every=10)
     raw["grid"].update(hidden_units=[8, 16], stddevs=[0.0, 0.5], cv_folds=3, cv_repeats=1)
-    raw["sweep"].update(stddevs=[0.5])
-    raw["model"].update(hidden_units=16)
+    raw["sweep"].update(hidden_units=16, stddevs=[0.5])
     raw["report"].update(heatmap_resolution=30)
     raw["data"].update(large_n_samples=100)
     # One variant of each kind the pipeline must handle: noisy vs baseline, and a deeper
     # net compared with its own noiseless reference.
     keep = ("baseline", "input_noise", "hidden_noise", "deep_baseline", "deep_hidden_all")
     raw["variants"] = {name: raw["variants"][name] for name in keep}
+    for name in ("baseline", "input_noise", "hidden_noise"):
+        raw["variants"][name]["hidden_units"] = 16
     for name in ("deep_baseline", "deep_hidden_all"):
         raw["variants"][name]["hidden_units"] = [8, 8]
+    raw["report"].update(bootstrap_resamples=1000)
     return raw
 
 

@@ -3,7 +3,6 @@ error naming the file and the stage that writes it."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -25,8 +24,10 @@ PER_SEED = pd.DataFrame(
     {
         "replicate": [0, 1, 2],
         "init_seed": [11, 12, 13],
-        "train_acc": [1.0, 0.97, 1.0],
-        "test_acc": [0.6, 0.62, 0.58],
+        "train_correct": [30, 29, 30],
+        "n_train": [30, 30, 30],
+        "test_correct": [42, 43, 41],
+        "n_test": [70, 70, 70],
         "test_loss": [0.9, 0.8, 1.0],
     }
 )
@@ -43,7 +44,7 @@ def written(
     weights = [glorot_uniform_mlp(s, variant.net.hidden_units) for s in range(3)]
     run = ReplicateRun(PER_SEED, history, weights)
     models.write_model_dir(outputs.model_dir("deep_baseline"), variant.net, weights)
-    outputs.write_variant("deep_baseline", variant, run, 0.95, split)
+    outputs.write_variant("deep_baseline", run, split)
     return tmp_path
 
 
@@ -54,7 +55,10 @@ def test_outputs_read_back_exactly(written: Path) -> None:
     for ours, theirs in zip(weights[1].as_list(), expected.as_list(), strict=True):
         np.testing.assert_array_equal(ours, theirs)
     pd.testing.assert_frame_equal(outputs.read_replicates("deep_baseline"), PER_SEED)
-    assert outputs.read_metrics("deep_baseline", "train@deep_baseline")["replicates"] == 3
+    metrics = outputs.read_object(
+        outputs.variant_metrics_path("deep_baseline"), "train@deep_baseline"
+    )
+    assert metrics["replicates"] == 3 and metrics["test_acc"] == 126 / 210
 
 
 def corrupt(path: Path, how: str) -> None:
@@ -74,7 +78,9 @@ def corrupt(path: Path, how: str) -> None:
         ("models/deep_baseline/weights.npz", lambda: outputs.read_weights("deep_baseline")),
         (
             "metrics/deep_baseline.json",
-            lambda: outputs.read_metrics("deep_baseline", "train@deep_baseline"),
+            lambda: outputs.read_object(
+                outputs.variant_metrics_path("deep_baseline"), "train@deep_baseline"
+            ),
         ),
         ("plots/replicates/deep_baseline.csv", lambda: outputs.read_replicates("deep_baseline")),
         ("plots/history/deep_baseline.csv", lambda: outputs.read_history("deep_baseline")),
@@ -93,27 +99,44 @@ def test_bad_file_names_itself_and_its_stage(
     assert ("missing" if how == "missing" else "unreadable or corrupt") in message
 
 
-def test_compare_stage_exits_2_on_a_corrupt_replicates_file(
-    tmp_path: Path, default_params: Params
-) -> None:
+def summarize_stage(tmp_path: Path, names: list[str], broken: str) -> subprocess.CompletedProcess:
+    """Run the summarize stage in tmp_path over valid per-seed files but one `broken` text."""
     shutil.copytree(ROOT / "stages", tmp_path / "stages")
+    shutil.copytree(ROOT / "noisereg", tmp_path / "noisereg")
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     directory = tmp_path / "plots" / "replicates"
     directory.mkdir(parents=True)
-    for name in default_params.variants:
+    for name in names:
         PER_SEED.to_csv(directory / f"{name}.csv", index=False)
-    (directory / "hidden_noise.csv").write_text("replicate,init_seed\n0,")
-    result = subprocess.run(
-        [sys.executable, "stages/compare.py"],
+    PER_SEED.assign(choice="best").to_csv(tmp_path / "plots" / "grid_refits.csv", index=False)
+    sweep = PER_SEED.assign(placement="input", stddev=0.3)
+    sweep.to_csv(tmp_path / "plots" / "sweep_replicates.csv", index=False)
+    (directory / "hidden_noise.csv").write_text(broken)
+    return subprocess.run(
+        [sys.executable, "-m", "stages.summarize"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
         timeout=300,
     )
-    assert result.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        ("replicate,init_seed\n0,", "plots/replicates/hidden_noise.csv: unreadable or corrupt"),
+        # cut at a row boundary: a valid CSV with fewer seeds than its reference
+        (PER_SEED.iloc[:2].to_csv(index=False), "plots/replicates/hidden_noise.csv: 2 replicates"),
+    ],
+    ids=["mid-row", "row-boundary"],
+)
+def test_summarize_stage_exits_2_on_a_corrupt_replicates_file(
+    tmp_path: Path, default_params: Params, broken: str, expected: str
+) -> None:
+    result = summarize_stage(tmp_path, list(default_params.variants), broken)
+    assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
-    assert len(errors) == 1
-    assert "plots/replicates/hidden_noise.csv: unreadable or corrupt" in errors[0]
+    assert len(errors) == 1 and "Traceback" not in result.stderr
+    assert expected in errors[0]
     assert "'train@hidden_noise'" in errors[0]
     assert not (tmp_path / "metrics").exists()

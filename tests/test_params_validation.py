@@ -55,13 +55,13 @@ CASES: list[tuple[str, Edit, list[str]]] = [
     ),
     (
         "zero hidden units",
-        setter("model", "hidden_units", 0),
-        ["model.hidden_units", "integer >= 1"],
+        setter("sweep", "hidden_units", 0),
+        ["sweep.hidden_units", "integer >= 1"],
     ),
     (
         "fractional hidden units",
-        setter("model", "hidden_units", 2.5),
-        ["model.hidden_units", "integer"],
+        setter("sweep", "hidden_units", 2.5),
+        ["sweep.hidden_units", "integer"],
     ),
     ("zero epochs", setter("train", "epochs", 0), ["train.epochs", "integer >= 1"]),
     ("negative epochs", setter("train", "epochs", -5), ["train.epochs", "-5"]),
@@ -100,6 +100,26 @@ CASES: list[tuple[str, Edit, list[str]]] = [
     ),
     ("confidence 1", setter("report", "confidence", 1.0), ["report.confidence"]),
     (
+        "negative equivalence margin",
+        setter("report", "equivalence_margin", -0.01),
+        ["report.equivalence_margin", "[0.0, 1.0)", "-0.01"],
+    ),
+    (
+        "too few bootstrap resamples",
+        setter("report", "bootstrap_resamples", 10),
+        ["report.bootstrap_resamples", "integer >= 100"],
+    ),
+    (
+        "variant without a width",
+        lambda raw: raw["variants"]["input_noise"].pop("hidden_units"),
+        ["missing key 'variants.input_noise.hidden_units'"],
+    ),
+    (
+        "variant without a dataset",
+        lambda raw: raw["variants"]["input_noise"].pop("dataset"),
+        ["missing key 'variants.input_noise.dataset'", "one of reference, large"],
+    ),
+    (
         "bad variant name",
         lambda raw: raw["variants"].update(
             {"bad name!": {"input_stddev": 0.0, "hidden_stddev": 0.0}}
@@ -111,7 +131,7 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         lambda raw: raw["variants"]["baseline"].update(input_stddev=0.1),
         ["variants.baseline"],
     ),
-    ("unknown section", lambda raw: raw.update(modle={}), ["modle", "did you mean 'model'"]),
+    ("unknown section", lambda raw: raw.update(sweeep={}), ["sweeep", "did you mean 'sweep'"]),
     (
         "stddev above Keras' limit",
         variant_setter("weight_stddev", 1.5),
@@ -232,5 +252,5 @@ def test_unknown_variant_and_missing_data(tmp_path: Path) -> None:
     assert "unknown variant 'output_noise'; allowed: baseline, input_noise" in result.stderr
     result = run_stage(tmp_path, "stages/train.py", "--variant", "baseline")
     assert result.returncode == 2
-    assert "data/train.csv: missing; it is written by the 'data' stage" in result.stderr
+    assert "data/reference/train.csv: missing; it is written by the 'data' stage" in result.stderr
     assert not (tmp_path / "models").exists() and not (tmp_path / "metrics").exists()

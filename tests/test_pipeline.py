@@ -30,9 +30,10 @@ VARIANTS = ("baseline", "input_noise", "hidden_noise", "deep_baseline", "deep_hi
 
 
 def sh(repo: Path, *command: str, check: bool = True) -> str:
-    # The repo's own copy of the library, not the checkout's: code edits there must count.
-    env = {**ENV, "PYTHONPATH": str(repo)}
-    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+    # No PYTHONPATH: stages run as `python -m stages.x`, so they import the copy of the
+    # library in the tree they run in (the repo, or a queued/--temp experiment's copy),
+    # never the editable install of this checkout.
+    result = subprocess.run(command, cwd=repo, env=ENV, capture_output=True, text=True, timeout=900)
     output = result.stdout + result.stderr
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{output[-3000:]}")
@@ -79,21 +80,27 @@ def first_run(repo: Path) -> str:
 
 
 def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
-    assert ran_stages(first_run) == {"data", "compare", "grid_search", "sweep", "report"} | {
+    assert ran_stages(first_run) == {"data", "summarize", "grid_search", "sweep", "report"} | {
         f"train@{v}" for v in VARIANTS
     }
+    summary = json.loads((repo / "metrics" / "summary.json").read_text())
     for variant in VARIANTS:
         assert (repo / "models" / variant / "seed_2.keras").exists()
         metrics = json.loads((repo / "metrics" / f"{variant}.json").read_text())
-        assert metrics["replicates"] == 3 and metrics["test_acc"]["ci_low"] is not None
+        assert metrics["replicates"] == 3
+        assert all(isinstance(value, int | float) for value in metrics.values())
+        test_acc = summary["variants"][variant]["test_acc"]
+        assert 0 <= test_acc["ci_low"] <= test_acc["mean"] <= test_acc["ci_high"] <= 1
         assert (repo / "plots" / "history" / f"{variant}.csv").read_text().startswith("epoch,")
+    assert summary["comparisons"]["deep_hidden_all"]["compare_to"] == "deep_baseline"
     comparisons = json.loads((repo / "metrics" / "comparisons.json").read_text())
-    assert comparisons["deep_hidden_all"]["compare_to"] == "deep_baseline"
     assert set(comparisons) == {"input_noise", "hidden_noise", "deep_hidden_all"}
+    assert all(isinstance(value, int | float) for value in comparisons.values())
     report = (repo / "reports" / "report.md").read_text()
-    assert re.search(r"wall time per stage.*train@baseline \d+\.\d s", report)
+    verdict = summary["comparisons"]["input_noise"]["verdict"]
+    assert re.search(rf"\| input_noise \| baseline \|.*\| {verdict} \|", report)
     for path in (
-        "data/train.csv",
+        "data/reference/train.csv",
         "data/large/train.csv",
         "metrics/grid.json",
         "plots/grid.csv",
@@ -119,7 +126,7 @@ def test_one_variant_edit_reruns_that_variant_then_revert_uses_run_cache(
     write_params(repo, edited)
     status = dvc(repo, "status")
     assert "train@input_noise" in status and "train@hidden_noise" not in status
-    assert ran_stages(dvc(repo, "repro")) == {"train@input_noise", "compare", "report"}
+    assert ran_stages(dvc(repo, "repro")) == {"train@input_noise", "summarize", "report"}
     assert metric_bytes(repo)["input_noise.json"] != before["input_noise.json"]
 
     write_params(repo, tiny_raw(default_raw))
@@ -151,6 +158,39 @@ def test_report_params_rerun_only_the_report(
     dvc(repo, "repro")
 
 
+def stale_stages(repo: Path) -> set[str]:
+    """Return the stages `dvc status` reports as changed."""
+    return set(re.findall(r"^(\S+):\s*$", dvc(repo, "status"), re.MULTILINE))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("confidence", 0.9), ("equivalence_margin", 0.02), ("bootstrap_seed", 5)],
+)
+def test_summary_params_make_only_summarize_and_report_stale(
+    repo: Path, first_run: str, default_raw: dict[str, Any], key: str, value: float
+) -> None:
+    edited = tiny_raw(default_raw)
+    edited["report"][key] = value
+    write_params(repo, edited)
+    try:
+        assert stale_stages(repo) == {"summarize", "report"}
+    finally:
+        write_params(repo, tiny_raw(default_raw))
+
+
+def test_each_stage_depends_on_exactly_the_data_it_reads(repo: Path, first_run: str) -> None:
+    # No tiny variant trains on the large dataset: touching it makes no training stage stale.
+    large = repo / "data" / "large" / "train.csv"
+    original = large.read_bytes()
+    large.write_bytes(original + b"0.0,0.0,0\n")
+    try:
+        assert stale_stages(repo) == {"data", "report"}
+    finally:
+        large.write_bytes(original)
+    assert "Data and pipelines are up to date" in dvc(repo, "status")
+
+
 def test_experiment_row_carries_new_metrics(repo: Path, first_run: str) -> None:
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "tiny study")
@@ -158,10 +198,48 @@ def test_experiment_row_carries_new_metrics(repo: Path, first_run: str) -> None:
     rows = json.loads(dvc(repo, "exp", "show", "--json"))
     text = json.dumps(rows)
     assert '"loud"' in text and "0.9" in text
-    experiment = json.loads((repo / "metrics" / "hidden_noise.json").read_text())
-    assert experiment["noise"] == "pre-activation 0.9"  # the experiment's results are here
+    summary = json.loads((repo / "metrics" / "summary.json").read_text())
+    noise = summary["variants"]["hidden_noise"]["noise"]
+    assert noise == "pre-activation 0.9"  # the experiment's results are here
     sh(repo, "git", "checkout", "--", ".")
     dvc(repo, "checkout", "--force")
+
+
+def paired_test_text(repo: Path, experiment: str) -> str:
+    """Return the paired-test description an experiment's summarize stage wrote."""
+    sh(repo, "git", "stash", "--include-untracked")
+    dvc(repo, "exp", "apply", experiment)
+    text = json.loads((repo / "metrics" / "summary.json").read_text())["methods"]["paired_test"]
+    sh(repo, "git", "checkout", "--", ".")
+    dvc(repo, "checkout", "--force")
+    return str(text)
+
+
+def test_queued_and_temp_experiments_run_their_own_code(repo: Path, first_run: str) -> None:
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "tiny study", check=False)
+    stats = repo / "noisereg" / "stats.py"
+    original = stats.read_text()
+    edited = original.replace(
+        'PAIRED_TEST = (\n    "Wilcoxon', 'PAIRED_TEST = (\n    "MARKER Wilcoxon'
+    )
+    assert edited != original
+    try:
+        stats.write_text(edited)
+        dvc(repo, "exp", "run", "--temp", "-n", "temp-code", "summarize")
+        dvc(repo, "exp", "run", "--queue", "-n", "queued-code", "summarize")
+    finally:
+        stats.write_text(original)  # the workspace's code is the original again
+    dvc(repo, "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = dvc(repo, "queue", "status")
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert "Success" in dvc(repo, "queue", "status")
+    assert paired_test_text(repo, "temp-code").startswith("MARKER")
+    assert paired_test_text(repo, "queued-code").startswith("MARKER")
 
 
 def start_training(repo: Path, variant: str, default_raw: dict[str, Any]) -> subprocess.Popen[str]:
@@ -175,9 +253,9 @@ def start_training(repo: Path, variant: str, default_raw: dict[str, Any]) -> sub
     long_run["train"].update(epochs=100_000, log_every=10)
     write_params(repo, long_run)
     process = subprocess.Popen(
-        [str(BIN / "python"), "stages/train.py", "--variant", variant],
+        [str(BIN / "python"), "-m", "stages.train", "--variant", variant],
         cwd=repo,
-        env={**ENV, "PYTHONPATH": str(repo)},
+        env=ENV,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,

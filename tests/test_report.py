@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,43 +12,44 @@ import pandas as pd
 import pytest
 
 from noisereg.data import Split
-from noisereg.net import MLPWeights
+from noisereg.net import MLPWeights, Net
+from noisereg.params import Params, SweepParams, VariantParams
 from noisereg.randomness import glorot_uniform_mlp
 from noisereg.report import StudyResults, write_report
-from noisereg.stats import summarize
+from noisereg.summary import build
 from noisereg.surface import decision_surface
 
 EVIL = "<script>alert(1)</script>"
 
 
-def fixture_results(split: Split) -> StudyResults:
-    rng = np.random.default_rng(0)
-    # name -> (hidden units, compared with)
-    setup = {
-        "baseline": ((8,), None),
-        "input_noise": ((8,), "baseline"),
-        "deep_baseline": ((4, 4), None),
-        EVIL: ((4, 4), "deep_baseline"),
-    }
-    names = list(setup)
-    epochs = np.arange(10, 110, 10)
-    variants, histories, weights, per_seed = {}, {}, {}, {}
-    for i, name in enumerate(names):
-        units, reference = setup[name]
-        test = 0.6 + 0.02 * i + rng.normal(0, 0.02, 5)
-        train = np.full(5, 0.95)
-        per_seed[name] = test
-        variants[name] = {
-            "replicates": 5,
-            "hidden_units": list(units),
-            "noise": "none" if reference is None else f"input {0.1 * i:g}",
-            "dataset": "reference",
-            "compare_to": reference,
-            "train_acc": summarize(train),
-            "test_acc": summarize(test),
-            "test_loss": summarize(rng.uniform(0.5, 0.7, 5)),
-            "gap": summarize(train - test),
+def per_seed_counts(rng: np.random.Generator, test_mean: float) -> pd.DataFrame:
+    """Return five seeds' correct counts on 30 training and 70 test points."""
+    return pd.DataFrame(
+        {
+            "replicate": range(5),
+            "init_seed": range(100, 105),
+            "train_correct": rng.integers(27, 31, 5),
+            "n_train": 30,
+            "test_correct": np.round(70 * (test_mean + rng.normal(0, 0.02, 5))).astype(int),
+            "n_test": 70,
+            "test_loss": rng.uniform(0.5, 0.7, 5),
         }
+    )
+
+
+def fixture_results(split: Split, default_params: Params) -> StudyResults:
+    rng = np.random.default_rng(0)
+    # name -> (net, compared with)
+    setup = {
+        "baseline": (Net.of(8), None),
+        "input_noise": (Net.of(8, input_stddev=0.1), "baseline"),
+        "deep_baseline": (Net.of((4, 4)), None),
+        EVIL: (Net.of((4, 4), hidden_stddev=0.2), "deep_baseline"),
+    }
+    epochs = np.arange(10, 110, 10)
+    histories, weights, per_seed = {}, {}, {}
+    for i, (name, (net, _)) in enumerate(setup.items()):
+        per_seed[name] = per_seed_counts(rng, 0.6 + 0.02 * i)
         histories[name] = pd.DataFrame(
             {
                 "epoch": epochs,
@@ -61,72 +61,63 @@ def fixture_results(split: Split) -> StudyResults:
                 },
             }
         )
-        weights[name] = [glorot_uniform_mlp(s, units) for s in range(3)]
-    comparisons = {
-        name: {
-            "compare_to": reference,
-            "diff": summarize(per_seed[name] - per_seed[reference]),
-            "p_value": 0.2,
-            "p_holm": 0.4,
-            "test": "t",
-        }
-        for name, (_, reference) in setup.items()
-        if reference is not None
-    }
+        weights[name] = [glorot_uniform_mlp(s, net.hidden_units) for s in range(3)]
+    params = dataclasses.replace(
+        default_params,
+        variants={
+            name: VariantParams(net, "reference", reference)
+            for name, (net, reference) in setup.items()
+        },
+        sweep=SweepParams(hidden_units=8, stddevs=(0.5, 1.0), placements=("input", "hidden")),
+        report=dataclasses.replace(default_params.report, bootstrap_resamples=500),
+    )
+    refits = pd.concat(
+        [per_seed_counts(rng, 0.62).assign(choice=c) for c in ("best", "one_se")],
+        ignore_index=True,
+    )
+    sweep_per_seed = pd.concat(
+        [
+            per_seed_counts(rng, 0.6).assign(placement=p, stddev=s)
+            for p in ("input", "hidden")
+            for s in (0.5, 1.0)
+        ],
+        ignore_index=True,
+    )
+    summary, sweep = build(params, per_seed, refits, sweep_per_seed)
     cells = pd.DataFrame(
         [
-            {"hidden_units": w, "noise": n, "cv_mean": 0.7 + 0.01 * w / 8, "cv_std": 0.1}
+            {"hidden_units": w, "noise": n, "cv_mean": 0.7 + 0.01 * w / 8, "cv_se": 0.05}
             for w in (8, 16)
             for n in (0.1, 0.5)
         ]
     )
-    chosen = {
-        "cv_mean": 0.72,
-        "cv_std": 0.1,
-        "cv_se": 0.03,
-        "test_acc": summarize([0.6, 0.62, 0.64]),
-    }
+    chosen = {"cv_mean": 0.72, "cv_se": 0.03}
     grid = {
         "best": {**chosen, "hidden_units": 16, "noise": 0.1},
         "one_se": {**chosen, "hidden_units": 8, "noise": 0.5},
         "cv_scores_per_cell": 5,
     }
-    sweep = pd.DataFrame(
-        [
-            {
-                "placement": p,
-                "stddev": s,
-                "test_acc_mean": 0.6,
-                "test_acc_ci_low": 0.55,
-                "test_acc_ci_high": 0.65,
-                "train_acc_mean": 0.9,
-                "replicates": 5,
-            }
-            for p in ("input", "hidden")
-            for s in (0.1, 1.0)
-        ]
-    )
     return StudyResults(
         title=f"Fixture report {EVIL}",
-        confidence=0.95,
         splits={"reference": split},
-        variants=variants,
+        summary=summary,
         histories=histories,
         weights=weights,
-        comparisons=comparisons,
         grid=grid,
         grid_cells=cells,
         sweep=sweep,
         params_yaml=f"title: {EVIL}\n",
-        provenance={"git commit": "abc123", "note": EVIL},
+        provenance={"code": "abc123", "note": EVIL},
         heatmap_resolution=25,
     )
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory: pytest.TempPathFactory, split: Split) -> Path:
+def report_dir(
+    tmp_path_factory: pytest.TempPathFactory, split: Split, default_params: Params
+) -> Path:
     directory = tmp_path_factory.mktemp("report")
-    write_report(fixture_results(split), directory)
+    write_report(fixture_results(split, default_params), directory)
     return directory
 
 
@@ -181,14 +172,8 @@ def test_decision_surface_orientation() -> None:
 
 
 def browser_path() -> str | None:
-    """Return a Chromium binary, installing Debian's package when root and it is missing."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return found
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        if subprocess.run(command, capture_output=True, timeout=600).returncode != 0:
-            return None
-    return shutil.which("chromium")
+    """Return the system Chromium (`make browser` installs it; the tests never install)."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_report_in_headless_chromium(report_dir: Path) -> None:
@@ -196,7 +181,8 @@ def test_report_in_headless_chromium(report_dir: Path) -> None:
     executable = browser_path()
     if executable is None:
         pytest.skip(
-            "no Chromium: not installed and `apt-get install chromium` was not possible here"
+            "no Chromium on PATH: run `make browser` (apt-get install chromium) to include "
+            "the browser checks"
         )
     console_errors: list[str] = []
     requests: list[str] = []

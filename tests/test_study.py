@@ -6,12 +6,13 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from noisereg.data import Split
 from noisereg.net import Net
-from noisereg.outputs import comparisons
 from noisereg.params import GridParams, Params
-from noisereg.study import choose_cells, cv_splits, train_replicates
+from noisereg.study import cell_table, choose_cells, cv_splits, train_replicates
+from noisereg.summary import comparisons
 
 
 def small_train(params: Params) -> Params:
@@ -34,11 +35,11 @@ def test_noise_zero_variant_pairs_exactly_with_baseline(
     variants = {"baseline": params.variants["baseline"], "zero": paired, "noisy": paired}
     result = comparisons(
         {"baseline": baseline.per_seed, "zero": zero_noise.per_seed, "noisy": noisy.per_seed},
-        variants,
-        0.95,
+        dataclasses.replace(params, variants=variants),
     )
     assert result["zero"]["diff"]["mean"] == 0.0 and result["zero"]["diff"]["std"] == 0.0
     assert result["zero"]["p_value"] == 1.0
+    assert result["zero"]["verdict"] == "no practical difference"
     pd.testing.assert_frame_equal(baseline.per_seed, zero_noise.per_seed)
     assert not baseline.per_seed["test_loss"].equals(noisy.per_seed["test_loss"])
 
@@ -67,20 +68,57 @@ def test_cv_splits_are_stratified_and_reshuffled(split: Split) -> None:
     assert abs(labels.mean() - split.y_train.mean()) < 0.2
 
 
-def test_one_standard_error_rule_prefers_narrow_and_noisy() -> None:
-    cells = pd.DataFrame(
-        {
-            "hidden_units": [50, 50, 300, 300],
-            "noise": [0.1, 1.0, 0.1, 1.0],
-            "cv_mean": [0.78, 0.74, 0.80, 0.70],
-            "cv_std": [0.1, 0.1, 0.1, 0.1],
-            "cv_se": [0.05, 0.05, 0.05, 0.05],
-        }
+def cells_from(rows: list[tuple[int, float, list[int]]], n_val: int = 6) -> pd.DataFrame:
+    """Return cell_table over fold scores given as (width, noise, correct count per fold)."""
+    scores = pd.DataFrame(
+        [
+            (width, noise, 0, fold, correct, n_val)
+            for width, noise, folds in rows
+            for fold, correct in enumerate(folds)
+        ],
+        columns=["hidden_units", "noise", "repeat", "fold", "correct", "n_val"],
+    )
+    return cell_table(scores, n_points=n_val * 5)
+
+
+def test_corrected_standard_error_accounts_for_overlapping_training_sets() -> None:
+    cells = cells_from([(8, 0.1, [4, 5, 6, 3, 5])])
+    accuracies = np.array([4, 5, 6, 3, 5]) / 6
+    naive = accuracies.std(ddof=1) / np.sqrt(5)
+    corrected = accuracies.std(ddof=1) * np.sqrt(1 / 5 + 6 / 24)
+    assert cells["cv_se"].iloc[0] == pytest.approx(corrected)
+    assert cells["cv_se"].iloc[0] > 1.5 * naive
+    assert cells["cv_correct"].iloc[0] == 23 and cells["cv_points"].iloc[0] == 30
+
+
+def test_three_way_tie_picks_the_narrowest_by_exact_counts() -> None:
+    # Three widths tie at 23/30 pooled, with their fold scores in different orders (float
+    # means of k/6 in another order can differ in the last bit).
+    cells = cells_from(
+        [
+            (500, 0.1, [6, 3, 5, 4, 5]),
+            (100, 0.1, [5, 4, 6, 3, 5]),
+            (300, 0.1, [3, 5, 5, 4, 6]),
+            (100, 0.7, [4, 4, 4, 4, 4]),
+        ]
+    )
+    best, _ = choose_cells(cells)
+    assert (best["hidden_units"], best["noise"]) == (100, 0.1)
+
+
+def test_one_standard_error_rule_prefers_narrow_then_most_noise() -> None:
+    cells = cells_from(
+        [
+            (50, 0.1, [5, 5, 4, 5, 5]),
+            (50, 1.0, [5, 4, 5, 5, 5]),
+            (50, 0.01, [6, 6, 6, 5, 2]),
+            (300, 0.1, [6, 6, 6, 6, 2]),
+        ]
     )
     best, one_se = choose_cells(cells)
     assert (best["hidden_units"], best["noise"]) == (300, 0.1)
-    # within 0.80 - 0.05 = 0.75: (50, 0.1) and (300, 0.1); narrowest wins
-    assert (one_se["hidden_units"], one_se["noise"]) == (50, 0.1)
+    # Every width-50 cell is within one SE of the best; the most noise is the simplest.
+    assert (one_se["hidden_units"], one_se["noise"]) == (50, 1.0)
 
 
 def test_comparisons_pair_each_variant_with_its_reference(
@@ -93,11 +131,11 @@ def test_comparisons_pair_each_variant_with_its_reference(
     )
     per_seed = {name: run.per_seed for name, run in zip(names, runs, strict=True)}
     variants = {name: params.variants[name] for name in names}
-    result = comparisons(per_seed, variants, 0.95)
+    result = comparisons(per_seed, dataclasses.replace(params, variants=variants))
     assert set(result) == {"deep_hidden_all", "hidden_noise"}
     assert result["deep_hidden_all"]["compare_to"] == "deep_baseline"
-    deep_diff = per_seed["deep_hidden_all"]["test_acc"] - per_seed["deep_baseline"]["test_acc"]
-    assert np.isclose(result["deep_hidden_all"]["diff"]["mean"], deep_diff.mean())
+    deep = per_seed["deep_hidden_all"]["test_correct"] - per_seed["deep_baseline"]["test_correct"]
+    assert result["deep_hidden_all"]["diff"]["mean"] == deep.sum() / (70 * len(deep))
     # Holm over both comparisons: adjusted p is never below the raw p.
     for comparison in result.values():
         assert comparison["p_holm"] >= comparison["p_value"]

@@ -1,0 +1,192 @@
+"""The summarize stage's work: intervals, paired tests and verdicts from the per-seed counts.
+
+Training stages write per-seed results only; everything that depends on `report.confidence`,
+`report.equivalence_margin` or the bootstrap is computed here, so changing those reruns this
+stage and the report, never a training stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from noisereg.io import InputError
+from noisereg.net import PLACEMENT_FACTORS, placement_net
+from noisereg.outputs import replicates_path
+from noisereg.params import Params, ReportParams
+from noisereg.stats import (
+    CI_METHOD,
+    PAIRED_TEST,
+    VERDICT_RULE,
+    adjusted_confidence,
+    holm,
+    paired_comparison,
+    summarize,
+    verdict,
+)
+
+GRID_SE_METHOD = (
+    "corrected resampled standard error (Nadeau & Bengio 2003): std of the fold accuracies "
+    "x sqrt(1/J + n_validation/n_training), J = folds x repeats"
+)
+
+
+def _summary(report: ReportParams, values: Any, scale: float = 1.0) -> dict[str, Any]:
+    return summarize(
+        values, report.confidence, report.bootstrap_seed, report.bootstrap_resamples, scale
+    )
+
+
+def seed_summaries(per_seed: pd.DataFrame, report: ReportParams) -> dict[str, Any]:
+    """Return summaries of train/test accuracy, test loss and the gap over seeds."""
+    n_train, n_test = int(per_seed["n_train"].iloc[0]), int(per_seed["n_test"].iloc[0])
+    train, test = per_seed["train_correct"].to_numpy(), per_seed["test_correct"].to_numpy()
+    # The gap in units of 1 / (n_train * n_test) keeps it an exact integer per seed.
+    gap = train * n_test - test * n_train
+    return {
+        "replicates": len(per_seed),
+        "train_acc": _summary(report, train, n_train),
+        "test_acc": _summary(report, test, n_test),
+        "test_loss": _summary(report, per_seed["test_loss"].to_numpy()),
+        "gap": _summary(report, gap, n_train * n_test),
+    }
+
+
+def comparisons(per_seed: dict[str, pd.DataFrame], params: Params) -> dict[str, Any]:
+    """Return each variant's paired test-accuracy comparison with its `compare_to`.
+
+    The shown interval is at `report.confidence`; the verdict uses an interval at the
+    Bonferroni-adjusted level over all comparisons, and Holm adjusts the p-values.
+    """
+    report = params.report
+    pairs = {n: v.compare_to for n, v in params.variants.items() if v.compare_to is not None}
+    level = adjusted_confidence(report.confidence, len(pairs))
+    result: dict[str, Any] = {}
+    for name, reference in pairs.items():
+        variant, base = per_seed[name], per_seed[reference]
+        if len(variant) != len(base):
+            raise InputError(
+                f"{replicates_path(name)}: {len(variant)} replicates, but "
+                f"{replicates_path(reference)} has {len(base)}; rerun 'train@{name}' and "
+                f"'train@{reference}'"
+            )
+        args = (variant["test_correct"], base["test_correct"], int(base["n_test"].iloc[0]))
+        seeds = (report.bootstrap_seed, report.bootstrap_resamples)
+        shown = paired_comparison(*args, report.confidence, *seeds)
+        decision = paired_comparison(*args, level, *seeds)["diff"]
+        result[name] = {
+            "compare_to": reference,
+            "diff": shown["diff"],
+            "p_value": shown["p_value"],
+            "decision_low": decision["ci_low"],
+            "decision_high": decision["ci_high"],
+            "verdict": verdict(decision["ci_low"], decision["ci_high"], report.equivalence_margin),
+        }
+    adjusted = holm({name: c["p_value"] for name, c in result.items()})
+    for name, comparison in result.items():
+        comparison["p_holm"] = adjusted[name]
+    return result
+
+
+def sweep_points(
+    sweep_per_seed: pd.DataFrame, per_seed: dict[str, pd.DataFrame], params: Params
+) -> pd.DataFrame:
+    """Return the sweep's per-seed rows plus every variant that is a point of the sweep.
+
+    A variant whose net is the sweep net at some (placement, stddev), on the reference data
+    with the same seeds, is that point: the baseline is stddev 0 of every placement, and
+    `input_noise` is input 0.1 in the defaults. Declared once, found here, not duplicated.
+    """
+    width = params.sweep.hidden_units
+    swept = set(zip(sweep_per_seed["placement"], sweep_per_seed["stddev"], strict=True))
+    frames = [sweep_per_seed]
+    for name, variant in params.variants.items():
+        if variant.dataset != "reference" or variant.net.hidden_units != (width,):
+            continue
+        for placement in params.sweep.placements:
+            uses_input = PLACEMENT_FACTORS[placement][0] > 0
+            stddev = variant.net.input_stddev if uses_input else variant.net.hidden_stddev[0]
+            point = (placement, stddev)
+            if point not in swept and placement_net(width, placement, stddev) == variant.net:
+                swept.add(point)
+                frames.append(per_seed[name].assign(placement=placement, stddev=stddev))
+    return pd.concat(frames, ignore_index=True)
+
+
+def sweep_summary(points: pd.DataFrame, report: ReportParams) -> pd.DataFrame:
+    """Return one row per (placement, stddev): test accuracy mean and CI, train accuracy mean."""
+    rows = []
+    for (placement, stddev), frame in points.groupby(["placement", "stddev"], sort=True):
+        test = _summary(report, frame["test_correct"].to_numpy(), int(frame["n_test"].iloc[0]))
+        rows.append(
+            {
+                "placement": placement,
+                "stddev": stddev,
+                "test_acc_mean": test["mean"],
+                "test_acc_ci_low": test["ci_low"],
+                "test_acc_ci_high": test["ci_high"],
+                "train_acc_mean": float((frame["train_correct"] / frame["n_train"]).mean()),
+                "replicates": len(frame),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def grid_refits(refits: pd.DataFrame, report: ReportParams) -> dict[str, Any]:
+    """Return the test and train summaries of each chosen grid cell's refit."""
+    return {
+        str(choice): seed_summaries(frame, report)
+        for choice, frame in refits.groupby("choice", sort=True)
+    }
+
+
+def methods(params: Params, comparison_count: int) -> dict[str, Any]:
+    """Return the words and levels the report prints beside the numbers."""
+    return {
+        "ci": CI_METHOD,
+        "confidence": params.report.confidence,
+        "decision_confidence": adjusted_confidence(params.report.confidence, comparison_count),
+        "equivalence_margin": params.report.equivalence_margin,
+        "paired_test": PAIRED_TEST,
+        "verdict_rule": VERDICT_RULE,
+        "grid_se": GRID_SE_METHOD,
+        "bootstrap_resamples": params.report.bootstrap_resamples,
+    }
+
+
+def headline_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    """Return one number per comparison (its mean paired difference) for `dvc metrics show`.
+
+    Intervals, p-values and verdicts stay in metrics/summary.json: one column per comparison
+    keeps `dvc metrics show` and `dvc exp show` readable.
+    """
+    return {name: c["diff"]["mean"] for name, c in summary["comparisons"].items()}
+
+
+def build(
+    params: Params,
+    per_seed: dict[str, pd.DataFrame],
+    refits: pd.DataFrame,
+    sweep_per_seed: pd.DataFrame,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Return the full summary (metrics/summary.json) and the sweep table (plots/sweep.csv)."""
+    compared = comparisons(per_seed, params)
+    variants = {
+        name: {
+            **seed_summaries(per_seed[name], params.report),
+            "noise": variant.net.describe(),
+            "hidden_units": list(variant.net.hidden_units),
+            "dataset": variant.dataset,
+            "compare_to": variant.compare_to,
+        }
+        for name, variant in params.variants.items()
+    }
+    result = {
+        "variants": variants,
+        "comparisons": compared,
+        "grid_refits": grid_refits(refits, params.report),
+        "methods": methods(params, len(compared)),
+    }
+    points = sweep_points(sweep_per_seed, per_seed, params)
+    return result, sweep_summary(points, params.report)
