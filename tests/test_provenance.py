@@ -1,36 +1,34 @@
-"""Provenance: the commit is marked dirty for edited code or params, not for pipeline outputs."""
+"""Provenance: only what the report stage's tracked inputs determine, and the params it declares."""
 
 from __future__ import annotations
 
-import subprocess
+import hashlib
 from pathlib import Path
 
-import pytest
+import yaml
 
-from noisereg.provenance import git_commit, wall_times
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+from noisereg.params import REPORT_SECTIONS, read_raw_params
+from noisereg.provenance import collect, data_hashes, params_text
+from tests.conftest import ROOT
 
 
-def test_dirty_only_for_code_or_params(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    git(tmp_path, "init", "-q")
-    git(tmp_path, "config", "user.email", "test@example.invalid")
-    git(tmp_path, "config", "user.name", "test")
-    for name in ("dvc.lock", "params.yaml", "metrics/a.json"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text("0\n")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "start")
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "dvc.lock").write_text("1\n")
-    (tmp_path / "metrics" / "a.json").write_text("1\n")
-    assert not git_commit().endswith("+dirty")
-    (tmp_path / "params.yaml").write_text("1\n")
-    assert git_commit().endswith("+dirty")
+def test_data_hashes_are_the_files_md5(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("x1,x2,label\n0,0,1\n")
+    expected = hashlib.md5(b"x1,x2,label\n0,0,1\n").hexdigest()
+    assert data_hashes([tmp_path]) == {str(tmp_path / "train.csv"): expected}
 
 
-def test_wall_times_keep_short_stages_visible() -> None:
-    assert wall_times({"data": 0.031, "grid_search": 61.25}) == "data 0.03 s, grid_search 61.2 s"
-    assert wall_times({}).startswith("not recorded")
+def test_report_prints_only_the_params_it_depends_on() -> None:
+    shown = yaml.safe_load(params_text(read_raw_params(ROOT / "params.yaml"), REPORT_SECTIONS))
+    assert shown["compute"] == {"chunk_models": 256}  # not backend, scheduler, n_workers
+    dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    declared = set(dvc_yaml["stages"]["report"]["params"])
+    expected = {k if keys is None else f"{k}.{keys[0]}" for k, keys in REPORT_SECTIONS.items()}
+    assert declared == expected
+
+
+def test_provenance_carries_no_machine_commit_or_time(tmp_path: Path) -> None:
+    table = collect("seeds 1", [tmp_path])
+    text = " ".join(f"{k} {v}" for k, v in table.items())
+    for word in ("CPUs", "wall time", "dirty", " s,"):
+        assert word not in text
