@@ -47,6 +47,7 @@ GRID_SCORES_PATH = Path("plots") / "grid_scores.csv"
 GRID_REFITS_PATH = Path("plots") / "grid_refits.csv"
 GRID_METRICS_PATH = Path("metrics") / "grid.json"
 SWEEP_PATH = Path("plots") / "sweep.csv"
+VARIANTS_PLOT_PATH = Path("plots") / "variants.csv"
 SWEEP_REPLICATES_PATH = Path("plots") / "sweep_replicates.csv"
 REPORTS_DIR = Path("reports")
 

@@ -133,6 +133,21 @@ def sweep_summary(points: pd.DataFrame, report: ReportParams) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def variant_table(variants: dict[str, Any]) -> pd.DataFrame:
+    """Return one row per variant (test accuracy mean and CI) for the plot comparing them."""
+    return pd.DataFrame(
+        [
+            {
+                "variant": name,
+                "test_acc_mean": v["test_acc"]["mean"],
+                "test_acc_ci_low": v["test_acc"]["ci_low"],
+                "test_acc_ci_high": v["test_acc"]["ci_high"],
+            }
+            for name, v in variants.items()
+        ]
+    )
+
+
 def grid_refits(refits: pd.DataFrame, report: ReportParams) -> dict[str, Any]:
     """Return the test and train summaries of each chosen grid cell's refit."""
     return {

@@ -15,6 +15,7 @@ def main() -> None:
     write_json(outputs.SUMMARY_PATH, result)
     write_json(outputs.COMPARISONS_PATH, summary.headline_metrics(result))
     write_csv(outputs.SWEEP_PATH, sweep)
+    write_csv(outputs.VARIANTS_PLOT_PATH, summary.variant_table(result["variants"]))
 
 
 if __name__ == "__main__":
