@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the study's result types only; importing study would load T
     from noisereg.study import GridResult, ReplicateRun
 
 REPLICATE_COLUMNS = [
+    "seed_set",
     "replicate",
     "init_seed",
     "train_correct",
@@ -85,16 +86,21 @@ def accuracies(per_seed: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     )
 
 
-def write_variant(name: str, run: ReplicateRun, split: Split) -> None:
+def write_variant(
+    name: str, run: ReplicateRun, split: Split, replication: ReplicateRun | None = None
+) -> None:
     """Write a variant's per-seed results, curves, surface, and its means as metrics.
 
+    The replication's seeds (seed_set 1) go only into the per-seed file; curves, surface,
+    models and the metrics are the primary seed set's.
     Only confidence-free numbers are written here; intervals and tests at the chosen
     `report.confidence` belong to the summarize stage, so changing them retrains nothing.
     The models themselves go to `model_dir(name)` through `models.write_model_dir`.
     """
     write_csv(history_path(name), run.history)
     write_csv(decision_path(name), surface_frame(run.weights, split))
-    write_csv(replicates_path(name), run.per_seed)
+    frames = [run.per_seed] + ([replication.per_seed] if replication else [])
+    write_csv(replicates_path(name), pd.concat(frames, ignore_index=True))
     train_acc, test_acc = accuracies(run.per_seed)
     write_json(
         variant_metrics_path(name),

@@ -58,6 +58,7 @@ class TrainParams(Optimization):
 
     replicates: int
     seed: int
+    replication_seed: int | None  # a second, independent seed set (None: off)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,13 @@ def _list_of(rule: Rule) -> Rule:
     return check
 
 
+def _or_null(rule: Rule) -> Rule:
+    def check(value: Any) -> str | None:
+        return None if value is None or rule(value) is None else f"{rule(None)}, or null"
+
+    return check
+
+
 def _one_of(choices: tuple[str, ...]) -> Rule:
     def check(value: Any) -> str | None:
         return None if value in choices else "one of " + ", ".join(choices)
@@ -220,6 +228,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "shuffle": _boolean,
         "replicates": _integer(1, 10_000),
         "seed": _integer(0, 2**31 - 1),
+        "replication_seed": _or_null(_integer(0, 2**31 - 1)),
         "log_every": _integer(1),
     },
     "grid": {

@@ -155,6 +155,7 @@ def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
                 "p_holm": p_text(c.get("p_holm")),
                 "p_holm_value": c.get("p_holm"),
                 "verdict": outcome,
+                "replication": _replication_text(c.get("replication"), outcome),
                 "decision_text": (
                     f"[{c['decision_low']:+.3f}, {c['decision_high']:+.3f}]"
                     if c.get("decision_low") is not None
@@ -168,6 +169,14 @@ def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _replication_text(replication: Mapping[str, Any] | None, primary: str) -> str:
+    """Return the verdict on the second seed set, and whether it agrees with the first."""
+    if replication is None:
+        return "off"
+    agrees = "holds" if replication["verdict"] == primary else "differs"
+    return f"{agrees}: {replication['verdict']} ({replication['mean']:+.3f})"
 
 
 def _result_rows(results: StudyResults) -> list[dict[str, Any]]:

@@ -25,14 +25,14 @@ from noisereg.randomness import derive_seed
 class ReplicateRun:
     """One configuration trained over all replicate seeds."""
 
-    per_seed: pd.DataFrame  # replicate, init_seed, (train|test)_correct, n_(train|test), test_loss
+    per_seed: pd.DataFrame  # seed_set, replicate, init_seed, (train|test)_correct, n_*, test_loss
     history: pd.DataFrame  # epoch, <column>, <column>_std
     weights: list[MLPWeights]
 
 
-def replicate_seeds(train: TrainParams, replicate: int) -> tuple[int, int]:
-    """Return (init_seed, noise_seed) of replicate i, shared by every variant."""
-    return derive_seed(train.seed, replicate, 0), derive_seed(train.seed, replicate, 1)
+def replicate_seeds(root: int, replicate: int) -> tuple[int, int]:
+    """Return (init_seed, noise_seed) of replicate i under a root seed, shared by every variant."""
+    return derive_seed(root, replicate, 0), derive_seed(root, replicate, 1)
 
 
 def _bce(logits: np.ndarray, y: np.ndarray) -> float:
@@ -60,15 +60,25 @@ def score_seed(weights: MLPWeights, split: Split) -> dict[str, float | int]:
 
 
 def train_replicates(
-    split: Split, nets: list[Net], train: TrainParams, settings: ComputeParams, label: str
+    split: Split,
+    nets: list[Net],
+    train: TrainParams,
+    settings: ComputeParams,
+    label: str,
+    seed_set: int = 0,
 ) -> list[ReplicateRun]:
     """Return one ReplicateRun per net, each trained over the replicate seeds.
 
     All nets go to the engine in one call, so nets of one architecture and noise placements
-    share a graph.
+    share a graph. `seed_set` 1 uses `train.replication_seed` as the root instead of
+    `train.seed`: an independent seed set on which a verdict can be checked. It is its own
+    engine call, so the primary results are the same with the replication on or off.
     """
     all_train, all_test = tuple(range(len(split.y_train))), tuple(range(len(split.y_test)))
-    seeds = [replicate_seeds(train, r) for r in range(train.replicates)]
+    root = train.seed if seed_set == 0 else train.replication_seed
+    if root is None:
+        raise ValueError("seed set 1 needs train.replication_seed")
+    seeds = [replicate_seeds(root, r) for r in range(train.replicates)]
     members = [
         engine.Member(net, init, noise, all_train, all_test)
         for net in nets
@@ -89,7 +99,7 @@ def train_replicates(
         block = slice(c * train.replicates, (c + 1) * train.replicates)
         weights = result.weights[block]
         rows = [
-            {"replicate": r, "init_seed": seeds[r][0], **score_seed(w, split)}
+            {"seed_set": seed_set, "replicate": r, "init_seed": seeds[r][0], **score_seed(w, split)}
             for r, w in enumerate(weights)
         ]
         history = {"epoch": result.logged_epochs}

@@ -38,8 +38,14 @@ def _summary(report: ReportParams, values: Any, scale: float = 1.0) -> dict[str,
     )
 
 
+def seed_set(per_seed: pd.DataFrame, which: int) -> pd.DataFrame:
+    """Return the rows of one seed set: 0 the primary seeds, 1 the replication's."""
+    return per_seed[per_seed["seed_set"] == which].reset_index(drop=True)
+
+
 def seed_summaries(per_seed: pd.DataFrame, report: ReportParams) -> dict[str, Any]:
-    """Return summaries of train/test accuracy, test loss and the gap over seeds."""
+    """Return summaries of train/test accuracy, test loss and the gap over the primary seeds."""
+    per_seed = seed_set(per_seed, 0)
     n_train, n_test = int(per_seed["n_train"].iloc[0]), int(per_seed["n_test"].iloc[0])
     train, test = per_seed["train_correct"].to_numpy(), per_seed["test_correct"].to_numpy()
     # The gap in units of 1 / (n_train * n_test) keeps it an exact integer per seed.
@@ -62,17 +68,12 @@ def comparisons(per_seed: dict[str, pd.DataFrame], params: Params) -> dict[str, 
     report = params.report
     pairs = {n: v.compare_to for n, v in params.variants.items() if v.compare_to is not None}
     level = adjusted_confidence(report.confidence, len(pairs))
+    seeds = (report.bootstrap_seed, report.bootstrap_resamples)
     result: dict[str, Any] = {}
     for name, reference in pairs.items():
-        variant, base = per_seed[name], per_seed[reference]
-        if len(variant) != len(base):
-            raise InputError(
-                f"{replicates_path(name)}: {len(variant)} replicates, but "
-                f"{replicates_path(reference)} has {len(base)}; rerun 'train@{name}' and "
-                f"'train@{reference}'"
-            )
+        variant, base = seed_set(per_seed[name], 0), seed_set(per_seed[reference], 0)
+        _check_paired(name, variant, reference, base)
         args = (variant["test_correct"], base["test_correct"], int(base["n_test"].iloc[0]))
-        seeds = (report.bootstrap_seed, report.bootstrap_resamples)
         shown = paired_comparison(*args, report.confidence, *seeds)
         decision = paired_comparison(*args, level, *seeds)["diff"]
         result[name] = {
@@ -82,11 +83,48 @@ def comparisons(per_seed: dict[str, pd.DataFrame], params: Params) -> dict[str, 
             "decision_low": decision["ci_low"],
             "decision_high": decision["ci_high"],
             "verdict": verdict(decision["ci_low"], decision["ci_high"], report.equivalence_margin),
+            "replication": replication(per_seed[name], per_seed[reference], level, report),
         }
     adjusted = holm({name: c["p_value"] for name, c in result.items()})
     for name, comparison in result.items():
         comparison["p_holm"] = adjusted[name]
     return result
+
+
+def _check_paired(name: str, variant: pd.DataFrame, reference: str, base: pd.DataFrame) -> None:
+    if len(variant) != len(base):
+        raise InputError(
+            f"{replicates_path(name)}: {len(variant)} replicates, but "
+            f"{replicates_path(reference)} has {len(base)}; rerun 'train@{name}' and "
+            f"'train@{reference}'"
+        )
+
+
+def replication(
+    variant: pd.DataFrame, reference: pd.DataFrame, level: float, report: ReportParams
+) -> dict[str, Any] | None:
+    """Return the comparison on the second seed set (train.replication_seed), if both have one.
+
+    The same decision level and margin as the primary verdict, on independent seeds: a
+    verdict that is a seed-set accident does not come out the same twice.
+    """
+    variant, reference = seed_set(variant, 1), seed_set(reference, 1)
+    if variant.empty or reference.empty:
+        return None
+    diff = paired_comparison(
+        variant["test_correct"],
+        reference["test_correct"],
+        int(reference["n_test"].iloc[0]),
+        level,
+        report.bootstrap_seed,
+        report.bootstrap_resamples,
+    )["diff"]
+    return {
+        "mean": diff["mean"],
+        "decision_low": diff["ci_low"],
+        "decision_high": diff["ci_high"],
+        "verdict": verdict(diff["ci_low"], diff["ci_high"], report.equivalence_margin),
+    }
 
 
 def sweep_points(
@@ -110,7 +148,9 @@ def sweep_points(
             point = (placement, stddev)
             if point not in swept and placement_net(width, placement, stddev) == variant.net:
                 swept.add(point)
-                frames.append(per_seed[name].assign(placement=placement, stddev=stddev))
+                frames.append(
+                    seed_set(per_seed[name], 0).assign(placement=placement, stddev=stddev)
+                )
     return pd.concat(frames, ignore_index=True)
 
 

@@ -17,9 +17,15 @@ def main(name: str) -> None:
         )
     variant = params.variants[name]
     split = load_split(dataset_dir(variant.dataset))
-    (run,) = train_replicates(split, [variant.net], params.train, params.compute, f"train@{name}")
+    label = f"train@{name}"
+    (run,) = train_replicates(split, [variant.net], params.train, params.compute, label)
+    replication = None
+    if params.train.replication_seed is not None:
+        (replication,) = train_replicates(
+            split, [variant.net], params.train, params.compute, f"{label} replication", 1
+        )
     models.write_model_dir(outputs.model_dir(name), variant.net, run.weights)
-    outputs.write_variant(name, run, split)
+    outputs.write_variant(name, run, split, replication)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 
 PER_SEED = pd.DataFrame(
     {
+        "seed_set": [0, 0, 0],
         "replicate": [0, 1, 2],
         "init_seed": [11, 12, 13],
         "train_correct": [30, 29, 30],

@@ -110,6 +110,11 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         ["report.bootstrap_resamples", "integer >= 100"],
     ),
     (
+        "replication seed not an integer",
+        setter("train", "replication_seed", "yes"),
+        ["train.replication_seed", "integer >= 0", "or null"],
+    ),
+    (
         "variant without a width",
         lambda raw: raw["variants"]["input_noise"].pop("hidden_units"),
         ["missing key 'variants.input_noise.hidden_units'"],

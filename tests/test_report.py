@@ -26,6 +26,7 @@ def per_seed_counts(rng: np.random.Generator, test_mean: float) -> pd.DataFrame:
     """Return five seeds' correct counts on 30 training and 70 test points."""
     return pd.DataFrame(
         {
+            "seed_set": 0,
             "replicate": range(5),
             "init_seed": range(100, 105),
             "train_correct": rng.integers(27, 31, 5),

@@ -139,3 +139,46 @@ def test_comparisons_pair_each_variant_with_its_reference(
     # Holm over both comparisons: adjusted p is never below the raw p.
     for comparison in result.values():
         assert comparison["p_holm"] >= comparison["p_value"]
+
+
+def counts_frame(test_correct: list[int], seed_set: int, n_test: int = 700) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "seed_set": seed_set,
+            "replicate": range(len(test_correct)),
+            "init_seed": range(len(test_correct)),
+            "train_correct": 290,
+            "n_train": 300,
+            "test_correct": test_correct,
+            "n_test": n_test,
+            "test_loss": 0.4,
+        }
+    )
+
+
+def test_replication_checks_each_verdict_on_a_second_seed_set(default_params: Params) -> None:
+    rng = np.random.default_rng(1)
+    base0, base1 = rng.integers(570, 590, 20), rng.integers(570, 590, 20)
+    # The large-data case: -0.002 on the first seed set, about 0 on the second.
+    per_seed = {
+        "large_baseline": pd.concat([counts_frame(list(base0), 0), counts_frame(list(base1), 1)]),
+        "large_hidden_noise": pd.concat(
+            [
+                counts_frame(list(base0 - rng.integers(0, 3, 20)), 0),
+                counts_frame(list(base1 + rng.integers(-1, 2, 20)), 1),
+            ]
+        ),
+    }
+    names = ["large_baseline", "large_hidden_noise"]
+    params = dataclasses.replace(
+        default_params, variants={n: default_params.variants[n] for n in names}
+    )
+    result = comparisons(per_seed, params)["large_hidden_noise"]
+    assert result["verdict"] == "no practical difference"
+    assert result["replication"]["verdict"] == "no practical difference"
+    assert result["diff"]["mean"] == (
+        per_seed["large_hidden_noise"]["test_correct"][:20].sum() - base0.sum()
+    ) / (20 * 700)
+    # Without a second seed set there is no replication to report.
+    primary = {name: frame[frame["seed_set"] == 0] for name, frame in per_seed.items()}
+    assert comparisons(primary, params)["large_hidden_noise"]["replication"] is None
