@@ -25,6 +25,10 @@ test: $(STAMP) lint
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+## test-fast: lint and the tests not marked slow (a minute or two; for development)
+test-fast: $(STAMP) lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow"
+
 ## lint: ruff (lint + format check) and mypy on the library
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -25,6 +25,8 @@ from noisereg.randomness import derive_seed, glorot_uniform_mlp, stateless_unifo
 REFERENCE_NET = Net.of(400)
 DEEP_NET = Net.of((32, 16, 8))
 
+pytestmark = pytest.mark.slow  # minutes of Keras fits and engine runs
+
 
 class NoisyDense(keras.layers.Dense):
     """Dense whose kernel gets fresh N(0, stddev^2) noise at every training call."""
@@ -240,7 +242,6 @@ def check_noise_law(
     return p_values
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", list(NOISY_NETS))
 def test_noisy_training_matches_keras_in_distribution(split: Split, name: str) -> None:
     """With noise on, the engine's noise law is Keras': mutants of it are rejected."""
@@ -266,7 +267,6 @@ def engine_epoch_order(noise_seed: int, rows: int, epoch: int) -> np.ndarray:
     return np.argsort(keys.numpy()[0], kind="stable")
 
 
-@pytest.mark.slow
 def test_shuffled_minibatches_match_fit_exactly_without_noise(large_split: Split) -> None:
     """Batch 32 on 300 points (10 steps, a last batch of 12), reshuffled every epoch.
 
@@ -293,7 +293,6 @@ def test_shuffled_minibatches_match_fit_exactly_without_noise(large_split: Split
     np.testing.assert_allclose(1 / (1 + np.exp(-logits)), keras_logits, atol=1e-4)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "net",
     # Hidden 0.1 is the large-data variant's setting; input noise on 2-D points needs 0.3
