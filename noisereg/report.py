@@ -87,30 +87,26 @@ class StudyResults:
         return float(self.methods["confidence"])
 
 
-def interval(summary: Mapping[str, Any] | None, digits: int = 3) -> str:
+def interval(summary: Mapping[str, Any] | None, digits: int = 3, signed: bool = False) -> str:
     """Return a summary as 'mean [low, high]', or just the mean without a CI.
 
     A zero spread is not a zero-width interval: every seed gave the same value, and the
-    text says so.
+    text says so. `signed` writes explicit signs, for differences.
     """
     if not summary or summary.get("mean") is None:
         return "n/a"
-    text = f"{summary['mean']:.{digits}f}"
+    number = f"{'+' if signed else ''}.{digits}f"
+    text = f"{summary['mean']:{number}}"
     if summary.get("std") == 0:
         return text + " (every seed identical)"
     if summary.get("ci_low") is not None:
-        text += f" [{summary['ci_low']:.{digits}f}, {summary['ci_high']:.{digits}f}]"
+        text += f" [{summary['ci_low']:{number}}, {summary['ci_high']:{number}}]"
     return text
 
 
 def signed_interval(summary: Mapping[str, Any]) -> str:
     """Return a difference summary as text with explicit signs."""
-    text = f"{summary['mean']:+.3f}"
-    if summary.get("std") == 0:
-        return text + " (every seed identical)"
-    if summary.get("ci_low") is not None:
-        text += f" [{summary['ci_low']:+.3f}, {summary['ci_high']:+.3f}]"
-    return text
+    return interval(summary, signed=True)
 
 
 def p_text(p: float | None) -> str:

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from noisereg.data import Split
-from noisereg.net import Net
+from noisereg.net import Net, placement_net
 from noisereg.params import GridParams, Params
 from noisereg.study import cell_table, choose_cells, cv_splits, train_replicates
-from noisereg.summary import comparisons
+from noisereg.summary import comparisons, sweep_points, sweep_summary
 
 
 def small_train(params: Params) -> Params:
@@ -187,3 +187,35 @@ def test_replication_checks_each_verdict_on_a_second_seed_set(default_params: Pa
     # Without a second seed set there is no replication to report.
     primary = {name: frame[frame["seed_set"] == 0] for name, frame in per_seed.items()}
     assert comparisons(primary, params)["large_hidden_noise"]["replication"] is None
+
+
+def test_sweep_placements_set_exactly_their_noise() -> None:
+    assert placement_net(40, "input", 0.3) == Net.of(40, input_stddev=0.3)
+    assert placement_net(40, "hidden", 0.3) == Net.of(40, hidden_stddev=0.3)
+    assert placement_net(40, "both", 0.3) == Net.of(40, input_stddev=0.3, hidden_stddev=0.3)
+
+
+def test_sweep_takes_its_zero_and_variant_points_from_the_variants(
+    default_params: Params,
+) -> None:
+    params = dataclasses.replace(
+        default_params,
+        sweep=dataclasses.replace(default_params.sweep, stddevs=(0.3,)),
+    )
+    frame = counts_frame([40, 41, 42], 0, n_test=70)
+    sweep = pd.concat(
+        [frame.assign(placement=p, stddev=0.3) for p in params.sweep.placements],
+        ignore_index=True,
+    )
+    per_seed = {
+        name: counts_frame([30 + i, 31, 32], 0, n_test=70) for i, name in enumerate(params.variants)
+    }
+    points = sweep_points(sweep, per_seed, params)
+    found = {(p, s) for p, s in zip(points["placement"], points["stddev"], strict=True)}
+    # baseline is stddev 0 of every placement; input/hidden/both_noise are the 0.1 points;
+    # the deep and large variants, and other placements, are not sweep points.
+    assert found == {(p, s) for p in ("input", "hidden", "both") for s in (0.0, 0.1, 0.3)}
+    zero = points[(points["placement"] == "hidden") & (points["stddev"] == 0.0)]
+    assert list(zero["test_correct"]) == list(per_seed["baseline"]["test_correct"])
+    table = sweep_summary(points, params.report)
+    assert len(table) == 9 and set(table["replicates"]) == {3}
