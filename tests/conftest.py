@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
 from noisereg.data import Split, make_split
+from noisereg.net import MLPWeights
 from noisereg.params import Params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +53,12 @@ def tiny_raw(default: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def tiny_params(default_raw: dict[str, Any]) -> Params:
+    """The tiny params (`tiny_raw`) validated: the one place tests shrink the study."""
+    return parse_params(tiny_raw(default_raw))
+
+
+@pytest.fixture(scope="session")
 def split(default_params: Params) -> Split:
     """The reference's 30/70 split as float32 arrays."""
     train, test = make_split(default_params.data)
@@ -56,3 +68,31 @@ def split(default_params: Params) -> Split:
         test[["x1", "x2"]].to_numpy("float32"),
         test["label"].to_numpy("float32"),
     )
+
+
+def assert_same_weights(ours: Sequence[MLPWeights], theirs: Sequence[MLPWeights]) -> None:
+    """Assert two lists of nets hold bit-identical kernels and biases, net by net."""
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        for x, y in zip(a.as_list(), b.as_list(), strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def run_stage_in(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m stages.<x> ...` in workdir against this checkout's library."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """Return the stage's only `error ...` line on stderr (and assert there is exactly one)."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    return errors[0]

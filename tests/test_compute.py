@@ -24,7 +24,7 @@ from noisereg.data import Split
 from noisereg.net import Net
 from noisereg.params import Params
 from noisereg.study import run_grid
-from tests.conftest import ROOT
+from tests.conftest import ROOT, assert_same_weights, one_error_line, run_stage_in
 
 distributed = pytest.importorskip("distributed")
 
@@ -45,19 +45,14 @@ def cluster_address() -> Iterator[str]:
 
 
 def small(params: Params, **compute_changes: object) -> Params:
-    train = dataclasses.replace(params.train, epochs=40, replicates=3, log_every=10)
-    grid = dataclasses.replace(
-        params.grid, hidden_units=(8, 16), stddevs=(0.0, 0.5), cv_folds=3, cv_repeats=1
-    )
+    """Return the tiny params with 4 models per chunk and the given compute settings."""
     settings = dataclasses.replace(params.compute, **{"chunk_models": 4, **compute_changes})
-    return dataclasses.replace(params, train=train, grid=grid, compute=settings)
+    return dataclasses.replace(params, compute=settings)
 
 
-def test_grid_on_dask_equals_local(
-    default_params: Params, split: Split, cluster_address: str
-) -> None:
-    local = run_grid(split, small(default_params))
-    remote = run_grid(split, small(default_params, backend="dask", scheduler=cluster_address))
+def test_grid_on_dask_equals_local(tiny_params: Params, split: Split, cluster_address: str) -> None:
+    local = run_grid(split, small(tiny_params))
+    remote = run_grid(split, small(tiny_params, backend="dask", scheduler=cluster_address))
     pd.testing.assert_frame_equal(local.scores, remote.scores, check_exact=True)
     pd.testing.assert_frame_equal(local.cells, remote.cells, check_exact=True)
     assert local.best == remote.best and local.one_se == remote.one_se
@@ -76,9 +71,9 @@ def members(count: int) -> list[engine.Member]:
 
 
 def test_killed_worker_is_retried_and_results_are_identical(
-    default_params: Params, split: Split, cluster_address: str
+    tiny_params: Params, split: Split, cluster_address: str
 ) -> None:
-    params = small(default_params, backend="dask", scheduler=cluster_address, chunk_models=2)
+    params = small(tiny_params, backend="dask", scheduler=cluster_address, chunk_models=2)
     opt = dataclasses.replace(params.train, epochs=300)
     data = (split.x_train, split.y_train, split.x_test, split.y_test)
     killed: list[int] = []
@@ -98,18 +93,14 @@ def test_killed_worker_is_retried_and_results_are_identical(
     local = compute.train(
         team, *data, opt, dataclasses.replace(params.compute, backend="local"), "test"
     )
-    for ours, theirs in zip(remote.weights, local.weights, strict=True):
-        for a, b in zip(ours.as_list(), theirs.as_list(), strict=True):
-            np.testing.assert_array_equal(a, b)
+    assert_same_weights(remote.weights, local.weights)
     for column, values in local.history.items():
         np.testing.assert_array_equal(remote.history[column], values)
 
 
-def test_unreachable_scheduler_fails_fast_with_one_line(
-    default_params: Params, split: Split
-) -> None:
+def test_unreachable_scheduler_fails_fast_with_one_line(tiny_params: Params, split: Split) -> None:
     params = small(
-        default_params, backend="dask", scheduler="tcp://127.0.0.1:9", connect_timeout_s=2.0
+        tiny_params, backend="dask", scheduler="tcp://127.0.0.1:9", connect_timeout_s=2.0
     )
     opt = params.train
     started = time.monotonic()
@@ -132,12 +123,12 @@ def test_unreachable_scheduler_fails_fast_with_one_line(
 
 
 def test_environment_variable_overrides_the_scheduler(
-    default_params: Params, monkeypatch: pytest.MonkeyPatch
+    tiny_params: Params, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(compute.SCHEDULER_ENV, "tcp://10.0.0.5:8786")
-    assert compute.scheduler_address(default_params.compute) == "tcp://10.0.0.5:8786"
+    assert compute.scheduler_address(tiny_params.compute) == "tcp://10.0.0.5:8786"
     monkeypatch.delenv(compute.SCHEDULER_ENV)
-    assert compute.scheduler_address(default_params.compute) == default_params.compute.scheduler
+    assert compute.scheduler_address(tiny_params.compute) == tiny_params.compute.scheduler
 
 
 def test_stage_with_unreachable_scheduler_exits_3_with_one_line(
@@ -147,28 +138,15 @@ def test_stage_with_unreachable_scheduler_exits_3_with_one_line(
     raw = copy.deepcopy(default_raw)
     raw["compute"].update(backend="dask", scheduler="tcp://127.0.0.1:9", connect_timeout_s=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-    def stage(script: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, f"stages/{script}"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    assert stage("data.py").returncode == 0
-    result = stage("grid_search.py")
+    assert run_stage_in(tmp_path, "stages.data").returncode == 0
+    result = run_stage_in(tmp_path, "stages.grid_search")
     assert result.returncode == 3
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
-    assert len(errors) == 1 and "cannot reach the Dask scheduler 'tcp://127.0.0.1:9'" in errors[0]
+    assert "cannot reach the Dask scheduler 'tcp://127.0.0.1:9'" in one_error_line(result)
     assert not (tmp_path / "metrics").exists() and not (tmp_path / "plots").exists()
 
 
 def test_existing_cluster_from_the_environment(
-    default_params: Params, split: Split, monkeypatch: pytest.MonkeyPatch
+    tiny_params: Params, split: Split, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A scheduler and a worker started with the `dask` CLI, found via NOISEREG_DASK_SCHEDULER."""
     dask = str(Path(sys.executable).parent / "dask")
@@ -191,7 +169,7 @@ def test_existing_cluster_from_the_environment(
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         monkeypatch.setenv(compute.SCHEDULER_ENV, address)
-        params = small(default_params, backend="dask", scheduler="local")  # env wins
+        params = small(tiny_params, backend="dask", scheduler="local")  # env wins
         opt = dataclasses.replace(params.train, epochs=60)
         data = (split.x_train, split.y_train, split.x_test, split.y_test)
         remote = compute.train(members(6), *data, opt, params.compute, "test")
@@ -203,9 +181,7 @@ def test_existing_cluster_from_the_environment(
         assert transitions > 0
         local_settings = dataclasses.replace(params.compute, backend="local")
         local = compute.train(members(6), *data, opt, local_settings, "test")
-        for ours, theirs in zip(remote.weights, local.weights, strict=True):
-            for a, b in zip(ours.as_list(), theirs.as_list(), strict=True):
-                np.testing.assert_array_equal(a, b)
+        assert_same_weights(remote.weights, local.weights)
     finally:
         for process in (worker, scheduler):
             if process is not None:

@@ -7,6 +7,7 @@ import numpy as np
 from noisereg import batched, engine
 from noisereg.data import Split
 from noisereg.net import Net
+from tests.conftest import assert_same_weights
 
 OPT = engine.Optimization(60, 32, 1e-3, 0.9, 0.999, 1e-7, 20, shuffle=True)
 ALL_TRAIN, ALL_TEST = tuple(range(30)), tuple(range(70))
@@ -31,9 +32,7 @@ def member(
 
 def test_same_seeds_give_identical_weights(split: Split) -> None:
     first, second = (train(split, [member(1), member(2)]) for _ in range(2))
-    for a, b in zip(first.weights, second.weights, strict=True):
-        for x, y in zip(a.as_list(), b.as_list(), strict=True):
-            np.testing.assert_array_equal(x, y)
+    assert_same_weights(first.weights, second.weights)
 
 
 def test_chunks_of_one_shape_share_a_trace_but_not_data(split: Split) -> None:
@@ -48,9 +47,7 @@ def test_chunks_of_one_shape_share_a_trace_but_not_data(split: Split) -> None:
     assert batched.compiled_loop.cache_info().misses == 1  # one shape, so one loop ...
     loop = batched.compiled_loop(_shape_of(split, second))
     assert loop.run_intervals.experimental_get_tracing_count() == 1  # ... traced once
-    for a, b in zip(fresh.weights, reused.weights, strict=True):
-        for x, y in zip(a.as_list(), b.as_list(), strict=True):
-            np.testing.assert_array_equal(x, y)
+    assert_same_weights(fresh.weights, reused.weights)
     np.testing.assert_array_equal(fresh.history["val_loss"], reused.history["val_loss"])
 
 

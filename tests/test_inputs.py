@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,7 +16,7 @@ from noisereg.io import InputError
 from noisereg.params import Params
 from noisereg.randomness import glorot_uniform_mlp
 from noisereg.study import ReplicateRun
-from tests.conftest import ROOT
+from tests.conftest import ROOT, assert_same_weights, one_error_line, run_stage_in
 
 PER_SEED = pd.DataFrame(
     {
@@ -53,8 +51,7 @@ def test_outputs_read_back_exactly(written: Path) -> None:
     weights = outputs.read_weights("deep_baseline")
     assert [k.shape for k in weights[1].kernels] == [(2, 100), (100, 100), (100, 100), (100, 1)]
     expected = glorot_uniform_mlp(1, (100, 100, 100))
-    for ours, theirs in zip(weights[1].as_list(), expected.as_list(), strict=True):
-        np.testing.assert_array_equal(ours, theirs)
+    assert_same_weights(weights[1:2], [expected])
     pd.testing.assert_frame_equal(outputs.read_replicates("deep_baseline"), PER_SEED)
     metrics = outputs.read_object(
         outputs.variant_metrics_path("deep_baseline"), "train@deep_baseline"
@@ -103,7 +100,6 @@ def test_bad_file_names_itself_and_its_stage(
 def summarize_stage(tmp_path: Path, names: list[str], broken: str) -> subprocess.CompletedProcess:
     """Run the summarize stage in tmp_path over valid per-seed files but one `broken` text."""
     shutil.copytree(ROOT / "stages", tmp_path / "stages")
-    shutil.copytree(ROOT / "noisereg", tmp_path / "noisereg")
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     directory = tmp_path / "plots" / "replicates"
     directory.mkdir(parents=True)
@@ -113,13 +109,7 @@ def summarize_stage(tmp_path: Path, names: list[str], broken: str) -> subprocess
     sweep = PER_SEED.assign(placement="input", stddev=0.3)
     sweep.to_csv(tmp_path / "plots" / "sweep_replicates.csv", index=False)
     (directory / "hidden_noise.csv").write_text(broken)
-    return subprocess.run(
-        [sys.executable, "-m", "stages.summarize"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_stage_in(tmp_path, "stages.summarize")
 
 
 @pytest.mark.parametrize(
@@ -136,8 +126,6 @@ def test_summarize_stage_exits_2_on_a_corrupt_replicates_file(
 ) -> None:
     result = summarize_stage(tmp_path, list(default_params.variants), broken)
     assert result.returncode == 2, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
-    assert len(errors) == 1 and "Traceback" not in result.stderr
-    assert expected in errors[0]
-    assert "'train@hidden_noise'" in errors[0]
+    error = one_error_line(result)
+    assert expected in error and "'train@hidden_noise'" in error
     assert not (tmp_path / "metrics").exists()

@@ -12,6 +12,7 @@ import pytest
 from noisereg.models import build_model, save_keras, to_keras, weights_of
 from noisereg.net import Net, predict_logits
 from noisereg.randomness import glorot_uniform_mlp
+from tests.conftest import assert_same_weights
 
 
 @pytest.mark.parametrize(
@@ -67,8 +68,7 @@ def test_saved_model_predicts_like_the_weights(tmp_path: Path, units: tuple[int,
     x = np.random.default_rng(0).normal(size=(5000, 2)).astype(np.float32)
     probability = 1 / (1 + np.exp(-predict_logits(weights, x)))
     np.testing.assert_allclose(loaded.predict(x, verbose=0)[:, 0], probability, atol=1e-6)
-    for ours, theirs in zip(weights_of(loaded).as_list(), weights.as_list(), strict=True):
-        np.testing.assert_array_equal(ours, theirs)
+    assert_same_weights([weights_of(loaded)], [weights])
     assert not list(tmp_path.glob("*partial*"))
 
 
