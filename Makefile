@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test test-fast browser lint bench clean-venv
+.PHONY: repro pull test test-fast browser lint bench clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): requirements.txt pyproject.toml
 ## repro: set up .venv and rebuild the whole study with DVC (reports/report.html)
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+## pull: set up .venv and fetch the committed results from the team's DVC remote (README "Sharing results")
+pull: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc pull
 
 ## test: set up .venv, run the lint checks, then the test suite
 test: $(STAMP) lint
