@@ -39,7 +39,14 @@ REPLICATE_COLUMNS = [
 ]
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc"]
 GRID_COLUMNS = ["hidden_units", "noise", "cv_correct", "cv_points", "cv_mean", "cv_std", "cv_se"]
-SWEEP_COLUMNS = ["placement", "stddev", "test_acc_mean", "test_acc_ci_low", "test_acc_ci_high"]
+SWEEP_COLUMNS = [
+    "placement",
+    "stddev",
+    "test_acc_mean",
+    "test_acc_std",
+    "test_acc_ci_low",
+    "test_acc_ci_high",
+]
 
 COMPARISONS_PATH = Path("metrics") / "comparisons.json"
 SUMMARY_PATH = Path("metrics") / "summary.json"

@@ -99,7 +99,8 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
             ax.set_xlim(0, last_epoch)
     loss_axes[0].legend(loc="best", fontsize=8)
     figure.suptitle("Training curves: mean over replicates, band = +-1 std")
-    figure.tight_layout()
+    # tight_layout ignores the suptitle; keep the panels below it.
+    figure.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.35 / figure.get_figheight()))
     return figure
 
 

@@ -69,7 +69,8 @@ class StudyResults:
     @property
     def variants(self) -> dict[str, dict[str, Any]]:
         """Return variant name -> its summaries and labels, in params order."""
-        return dict(self.summary["variants"])
+        variants = self.summary["variants"]
+        return {name: variants[name] for name in self.summary["variant_order"]}
 
     @property
     def comparisons(self) -> dict[str, dict[str, Any]]:
@@ -369,6 +370,7 @@ def build_context(results: StudyResults, figures: list[dict[str, str]]) -> dict[
         "discussion": _discussion(results, comparisons),
         "results": _result_rows(results),
         "comparisons": comparisons,
+        "replication_on": any(c["replication"] != "off" for c in comparisons),
         "paired_test": results.methods["paired_test"],
         "ci_method": results.methods["ci"],
         "verdict_rule": results.methods["verdict_rule"],
@@ -399,6 +401,7 @@ def build_context(results: StudyResults, figures: list[dict[str, str]]) -> dict[
                 "test": interval(
                     {
                         "mean": r.test_acc_mean,
+                        "std": r.test_acc_std,
                         "ci_low": r.test_acc_ci_low,
                         "ci_high": r.test_acc_ci_high,
                     }

@@ -164,6 +164,7 @@ def sweep_summary(points: pd.DataFrame, report: ReportParams) -> pd.DataFrame:
                 "placement": placement,
                 "stddev": stddev,
                 "test_acc_mean": test["mean"],
+                "test_acc_std": test["std"],
                 "test_acc_ci_low": test["ci_low"],
                 "test_acc_ci_high": test["ci_high"],
                 "train_acc_mean": float((frame["train_correct"] / frame["n_train"]).mean()),
@@ -239,6 +240,7 @@ def build(
     }
     result = {
         "variants": variants,
+        "variant_order": list(params.variants),  # JSON keys are written sorted
         "comparisons": compared,
         "grid_refits": grid_refits(refits, params.report),
         "methods": methods(params, len(compared)),

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from noisereg import plots
 from noisereg.data import Split
 from noisereg.net import MLPWeights, Net
 from noisereg.params import Params, SweepParams, VariantParams
@@ -216,3 +217,20 @@ def test_report_in_headless_chromium(report_dir: Path) -> None:
     assert rows == ["baseline", "input_noise", "deep_baseline", EVIL]
     assert script_count == 0
     assert overflow <= 0, "the page scrolls sideways on a narrow screen"
+
+
+def test_training_curves_title_does_not_overlap_the_panels(split: Split) -> None:
+    history = pd.DataFrame(
+        {
+            "epoch": [10, 20],
+            **{c: [0.5, 0.4] for c in ("train_loss", "val_loss", "train_acc", "val_acc")},
+            **{f"{c}_std": [0.0, 0.0] for c in ("train_loss", "val_loss", "train_acc", "val_acc")},
+        }
+    )
+    figure = plots.training_curves({f"v{i}": history for i in range(13)})
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    title = figure._suptitle.get_window_extent(renderer)  # type: ignore[union-attr]
+    for ax in figure.axes:
+        if ax.get_visible():
+            assert not title.overlaps(ax.get_tightbbox(renderer)), ax.get_title()
