@@ -187,3 +187,16 @@ def test_existing_cluster_from_the_environment(
             if process is not None:
                 process.terminate()
                 process.wait(timeout=60)
+
+
+def test_local_scheduler_starts_its_own_cluster_and_matches_local(
+    tiny_params: Params, split: Split
+) -> None:
+    # scheduler: local -> a LocalCluster (127.0.0.1, distributed's default host) per call.
+    params = small(tiny_params, backend="dask", scheduler="local", n_workers=1)
+    opt = dataclasses.replace(params.train, epochs=20)
+    data = (split.x_train, split.y_train, split.x_test, split.y_test)
+    remote = compute.train(members(4), *data, opt, params.compute, "test")
+    local_settings = dataclasses.replace(params.compute, backend="local")
+    local = compute.train(members(4), *data, opt, local_settings, "test")
+    assert_same_weights(remote.weights, local.weights)

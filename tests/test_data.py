@@ -53,3 +53,14 @@ def test_missing_and_corrupt_data_files_name_the_file(
     (tmp_path / "test.csv").write_text("x1,x2\n0.1,")
     with pytest.raises(InputError, match=r"test\.csv: unreadable or corrupt"):
         load_split(tmp_path)
+
+
+def test_large_split_and_label_check(default_params: Params, tmp_path: Path) -> None:
+    train, test = make_split(default_params.data, "large")
+    assert (len(train), len(test)) == (300, 700)  # 1000 points, test_size 0.7
+    small_train, _ = make_split(default_params.data, "reference")
+    assert not train[["x1", "x2"]].head(30).equals(small_train[["x1", "x2"]])
+    train.loc[0, "label"] = 2
+    save_split(train, test, tmp_path)
+    with pytest.raises(InputError, match=r"train\.csv: labels must be 0 or 1"):
+        load_split(tmp_path)
