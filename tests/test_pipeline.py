@@ -75,7 +75,12 @@ def metric_bytes(repo: Path) -> dict[str, bytes]:
 
 
 def weight_bytes(repo: Path) -> dict[str, bytes]:
-    return {v: (repo / "models" / v / "weights.npz").read_bytes() for v in VARIANTS}
+    """Return every variant's weights.npz and .keras files, as bytes."""
+    return {
+        f"{v}/{path.name}": path.read_bytes()
+        for v in VARIANTS
+        for path in sorted((repo / "models" / v).iterdir())
+    }
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +312,7 @@ def test_interrupted_stage_exits_130_and_replaces_nothing(
     repo: Path, first_run: str, default_raw: dict[str, Any]
 ) -> None:
     before = metric_bytes(repo)["input_noise.json"]
-    models_before = weight_bytes(repo)["input_noise"]
+    models_before = weight_bytes(repo)["input_noise/weights.npz"]
     process = start_training(repo, "input_noise", default_raw)
     assert process.stderr is not None
     process.send_signal(signal.SIGINT)  # Ctrl-C
@@ -315,7 +320,7 @@ def test_interrupted_stage_exits_130_and_replaces_nothing(
     assert process.wait(timeout=120) == 130
     assert "interrupted; no output was replaced" in rest
     assert metric_bytes(repo)["input_noise.json"] == before
-    assert weight_bytes(repo)["input_noise"] == models_before
+    assert weight_bytes(repo)["input_noise/weights.npz"] == models_before
     assert not list((repo / "models").glob(".*partial*"))
     assert "Data and pipelines are up to date" in dvc(repo, "status")
 
@@ -334,5 +339,5 @@ def test_from_scratch_rerun_is_byte_identical_and_seed_matters(
         write_params(repo, reseeded)
         dvc(repo, "repro", "--single-item", "train@baseline")
         assert metric_bytes(repo)["baseline.json"] != metrics["baseline.json"]
-        assert weight_bytes(repo)["baseline"] != weights["baseline"]
+        assert weight_bytes(repo)["baseline/weights.npz"] != weights["baseline/weights.npz"]
     assert weight_bytes(repo) == weights
