@@ -23,7 +23,7 @@ pull: $(STAMP)
 
 ## test: set up .venv, run the lint checks, then the test suite
 test: $(STAMP) lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q --durations=10
 
 ## browser: install Chromium for the report's browser checks (Debian/Ubuntu, as root)
 browser:
