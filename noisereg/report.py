@@ -148,7 +148,6 @@ def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
                 "diff": diff["mean"],
                 "ci_low": diff.get("ci_low"),
                 "ci_high": diff.get("ci_high"),
-                "p": p_text(c.get("p_value")),
                 "p_holm": p_text(c.get("p_holm")),
                 "p_holm_value": c.get("p_holm"),
                 "verdict": outcome,
