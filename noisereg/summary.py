@@ -68,21 +68,25 @@ def comparisons(per_seed: dict[str, pd.DataFrame], params: Params) -> dict[str, 
     report = params.report
     pairs = {n: v.compare_to for n, v in params.variants.items() if v.compare_to is not None}
     level = adjusted_confidence(report.confidence, len(pairs))
-    seeds = (report.bootstrap_seed, report.bootstrap_resamples)
     result: dict[str, Any] = {}
     for name, reference in pairs.items():
         variant, base = seed_set(per_seed[name], 0), seed_set(per_seed[reference], 0)
         _check_paired(name, variant, reference, base)
-        args = (variant["test_correct"], base["test_correct"], int(base["n_test"].iloc[0]))
-        shown = paired_comparison(*args, report.confidence, *seeds)
-        decision = paired_comparison(*args, level, *seeds)["diff"]
+        shown = paired_comparison(
+            variant["test_correct"],
+            base["test_correct"],
+            int(base["n_test"].iloc[0]),
+            report.confidence,
+            report.bootstrap_seed,
+            report.bootstrap_resamples,
+        )
+        decision = _decision(variant, base, level, report)
+        del decision["mean"]  # the shown `diff` carries it
         result[name] = {
             "compare_to": reference,
             "diff": shown["diff"],
             "p_value": shown["p_value"],
-            "decision_low": decision["ci_low"],
-            "decision_high": decision["ci_high"],
-            "verdict": verdict(decision["ci_low"], decision["ci_high"], report.equivalence_margin),
+            **decision,
             "replication": replication(per_seed[name], per_seed[reference], level, report),
         }
     adjusted = holm({name: c["p_value"] for name, c in result.items()})
@@ -111,6 +115,13 @@ def replication(
     variant, reference = seed_set(variant, 1), seed_set(reference, 1)
     if variant.empty or reference.empty:
         return None
+    return _decision(variant, reference, level, report)
+
+
+def _decision(
+    variant: pd.DataFrame, reference: pd.DataFrame, level: float, report: ReportParams
+) -> dict[str, Any]:
+    """Return the paired difference's mean, its interval at `level`, and the verdict on it."""
     diff = paired_comparison(
         variant["test_correct"],
         reference["test_correct"],
