@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro pull test test-fast browser lint bench clean-venv
+.PHONY: repro pull test test-fast browser lint schema bench clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## schema: regenerate params.schema.json from noisereg/params.py (commit it with the change)
+schema: $(STAMP)
+	$(BIN)/python -m noisereg.schema
 
 ## bench: speed benchmarks (minutes; not part of the tests)
 bench: $(STAMP)

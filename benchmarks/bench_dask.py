@@ -10,7 +10,6 @@ overhead per Dask task (round trip of no-op tasks). Run:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import time
 
@@ -58,7 +57,9 @@ def main() -> None:
     quick = parser.parse_args().quick
     params = load_params()
     if quick:
-        params = dataclasses.replace(params, train=dataclasses.replace(params.train, epochs=500))
+        params = params.model_copy(
+            update=dict(train=params.train.model_copy(update=dict(epochs=500)))
+        )
     split = reference_split(params)
     grid = params.grid
     n_cv = len(grid.hidden_units) * len(grid.stddevs) * grid.cv_folds * grid.cv_repeats
@@ -79,11 +80,12 @@ def main() -> None:
             Client(cluster) as client,
         ):
             startup = time.perf_counter() - start
-            remote_params = dataclasses.replace(
-                params,
-                compute=dataclasses.replace(
-                    params.compute, backend="dask", scheduler=cluster.scheduler_address
-                ),
+            remote_params = params.model_copy(
+                update=dict(
+                    compute=params.compute.model_copy(
+                        update=dict(backend="dask", scheduler=cluster.scheduler_address)
+                    )
+                )
             )
             remote, remote_s = timed_grid(split, remote_params)
             overhead = task_overhead(client)

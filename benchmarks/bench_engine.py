@@ -128,7 +128,7 @@ def time_members(split: Split, widths: list[int], epochs: int, log_every: int = 
     The warm-up run (one logging interval) traces the compiled loop that the timed runs
     reuse: a chunk's shape, not its epoch count, decides the graph.
     """
-    opt = engine.Optimization(epochs, 32, 1e-3, 0.9, 0.999, 1e-7, log_every, True)
+    opt = engine.Optimization.keras_adam(epochs, log_every=log_every)
     members = [
         engine.Member(
             Net.of(w, hidden_stddev=STDDEV), i, 10_000 + i, tuple(range(30)), tuple(range(70))
@@ -141,7 +141,7 @@ def time_members(split: Split, widths: list[int], epochs: int, log_every: int = 
         split.y_train,
         split.x_test,
         split.y_test,
-        engine.Optimization(log_every, 32, 1e-3, 0.9, 0.999, 1e-7, log_every, True),
+        engine.Optimization.keras_adam(log_every, log_every=log_every),
         label="warm-up",
     )
 

@@ -1,467 +1,378 @@
-"""Load and validate params.yaml into frozen dataclasses, with one-line errors naming the key."""
+"""params.yaml as frozen pydantic models: types, ranges and one-line descriptions, declared.
+
+The models are the single source of the rules: `load_params` validates with them,
+`noisereg.schema` writes them out as params.schema.json for editors, and
+`noisereg.params_errors` turns the first validation error into one line naming the key.
+"""
 
 from __future__ import annotations
 
-import difflib
 import math
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from noisereg.net import Net
+from noisereg.params_errors import Invalid, ParamsError, one_line
 
-PLACEMENTS = ("input", "hidden", "both")
-DATASETS = ("reference", "large")
-BACKENDS = ("local", "dask")
-_SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
+Placement = Literal["input", "hidden", "both"]
+Dataset = Literal["reference", "large"]
+Backend = Literal["local", "dask"]
+PLACEMENTS: tuple[str, ...] = get_args(Placement)
+DATASETS: tuple[str, ...] = get_args(Dataset)
 MAX_DEPTH = 10
-_VARIANT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+NAME_PATTERN = r"^[A-Za-z0-9_]+$"
 
 
-class ParamsError(ValueError):
-    """A params.yaml value is missing, malformed or out of range."""
+def _distinct(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(set(values)) != len(values):
+        raise ValueError("repeated values")
+    return values
 
 
-@dataclass(frozen=True)
-class DataParams:
+# Lists: YAML gives lists, the code keeps tuples (hashable, immutable); items stay strict.
+_NON_EMPTY_DISTINCT = Field(min_length=1, json_schema_extra={"uniqueItems": True})
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Width = Annotated[int, Field(ge=1, le=100_000)]
+# Keras GaussianNoise accepts stddev in [0, 1]; every variant must export to Keras.
+Stddev = Annotated[float, Field(ge=0.0, le=1.0)]
+DropoutRate = Annotated[float, Field(ge=0.0, lt=1.0)]
+Widths = Annotated[tuple[Width, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)]
+Stddevs = Annotated[
+    tuple[Stddev, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)
+]
+PerLayer = Annotated[tuple[Stddev, ...], Strict(False), Field(min_length=1)]
+PerLayerRate = Annotated[tuple[DropoutRate, ...], Strict(False), Field(min_length=1)]
+Layers = Annotated[tuple[Width, ...], Strict(False), Field(min_length=1, max_length=MAX_DEPTH)]
+VariantName = Annotated[str, Field(pattern=NAME_PATTERN)]
+SCHEDULER_PATTERN = r"^(local|(tcp|tls|inproc|ucx|ws|wss)://\S+)$"
+
+
+class Section(BaseModel):
+    """What every section shares: immutable, no unknown keys, no silent type coercion."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class DataParams(Section):
     """The `data` section: make_circles settings, the split, and the large dataset's size."""
 
-    n_samples: int
-    noise: float
-    random_state: int
-    test_size: float
-    split_random_state: int
-    large_n_samples: int
+    n_samples: int = Field(ge=10, le=1_000_000, description="points drawn by sklearn make_circles")
+    noise: float = Field(
+        ge=0.0, le=10.0, description="make_circles noise (stddev of the jitter on each point)"
+    )
+    random_state: Seed = Field(description="make_circles seed")
+    test_size: float = Field(
+        gt=0.0, lt=1.0, description="fraction held out as the test set (the count rounds up)"
+    )
+    split_random_state: Seed = Field(description="train_test_split seed")
+    large_n_samples: int = Field(
+        ge=10,
+        le=1_000_000,
+        description="points of the large dataset (same generator, noise and split)",
+    )
+
+    @model_validator(mode="after")
+    def _both_splits_have_points(self) -> DataParams:
+        for key, n_samples in (
+            ("test_size", self.n_samples),
+            ("large_n_samples", self.large_n_samples),
+        ):
+            n_train = train_points(n_samples, self.test_size)
+            if n_train < 2 or n_samples - n_train < 1:
+                value = getattr(self, key)
+                raise Invalid(
+                    key,
+                    f"must leave >= 2 training and >= 1 test point ({n_samples} points at "
+                    f"test_size {self.test_size} leave {n_train} training)",
+                    value,
+                )
+        return self
 
 
-@dataclass(frozen=True)
-class Optimization:
+class Optimization(Section):
     """Adam and loop settings: what the engine needs to train any set of models."""
 
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    beta_1: float
-    beta_2: float
-    epsilon: float
-    log_every: int
-    shuffle: bool
+    epochs: int = Field(ge=1, le=10_000_000, description="full passes over the training set")
+    batch_size: int = Field(
+        ge=1,
+        description="minibatch size (>= the training points: one full-batch step per epoch)",
+    )
+    learning_rate: float = Field(gt=0.0, le=10.0, description="Adam step size")
+    beta_1: float = Field(ge=0.0, lt=1.0, description="Adam first-moment decay")
+    beta_2: float = Field(ge=0.0, lt=1.0, description="Adam second-moment decay")
+    epsilon: float = Field(
+        gt=0.0, le=1.0, description="Adam denominator epsilon (Keras default 1e-7)"
+    )
+    log_every: int = Field(
+        ge=1, description="record train/validation loss and accuracy every N epochs"
+    )
+    shuffle: bool = Field(
+        description="reshuffle minibatches every epoch (no effect in full-batch mode)"
+    )
+
+    @classmethod
+    def keras_adam(
+        cls, epochs: int, batch_size: int = 32, log_every: int = 1, shuffle: bool = True
+    ) -> Optimization:
+        """Return settings with Keras' Adam defaults (1e-3, 0.9, 0.999, 1e-7)."""
+        return cls(
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=1e-3,
+            beta_1=0.9,
+            beta_2=0.999,
+            epsilon=1e-7,
+            log_every=log_every,
+            shuffle=shuffle,
+        )
 
 
-@dataclass(frozen=True)
 class TrainParams(Optimization):
     """The `train` section: the optimization settings plus the replicate seeds."""
 
-    replicates: int
-    seed: int
-    replication_seed: int | None  # a second, independent seed set (None: off)
+    replicates: int = Field(
+        ge=1,
+        le=10_000,
+        description="seeds per variant; seed i shares initial weights across variants",
+    )
+    seed: Seed = Field(description="root of every replicate's weight and noise seeds")
+    replication_seed: Seed | None = Field(
+        description="second seed set that checks each verdict (null: off; on doubles each "
+        "train@ stage)"
+    )
 
 
-@dataclass(frozen=True)
-class VariantParams:
-    """One variant: its net and training noise, dataset, and its comparison reference.
+class VariantParams(Section):
+    """One variant: its net and training noise, its dataset, and its comparison reference."""
 
-    `compare_to` is None for a variant that is itself a reference (baseline and the
-    noiseless nets of other settings).
-    """
+    # hidden_units and dataset have no default: DVC's `${item.<key>}` reads them from
+    # params.yaml itself, so a default here would hide them from the train@ stage.
+    hidden_units: Width | Layers = Field(
+        description="width, or a list of widths (one per hidden layer)"
+    )
+    input_stddev: Stddev = Field(default=0.0, description="GaussianNoise on the inputs")
+    hidden_stddev: Stddev | PerLayer = Field(
+        default=0.0,
+        description="GaussianNoise on each hidden pre-activation (number or per-layer list)",
+    )
+    post_activation_stddev: Stddev | PerLayer = Field(
+        default=0.0,
+        description="GaussianNoise after each hidden ReLU (number or per-layer list)",
+    )
+    dropout_rate: DropoutRate | PerLayerRate = Field(
+        default=0.0,
+        description="GaussianDropout rate after each hidden layer (number or per-layer list)",
+    )
+    weight_stddev: Stddev = Field(
+        default=0.0, description="fresh N(0, s^2) added to every kernel at each training step"
+    )
+    logit_stddev: Stddev = Field(
+        default=0.0, description="GaussianNoise on the output logit, before the sigmoid"
+    )
+    dataset: Dataset = Field(description="reference (data/reference/) or large (data/large/)")
+    compare_to: VariantName | None = Field(
+        default="baseline",
+        description="the noiseless variant it is paired with (default baseline; null = none)",
+    )
 
-    net: Net
-    dataset: str
-    compare_to: str | None
+    @model_validator(mode="after")
+    def _one_value_per_layer(self) -> VariantParams:
+        depth = 1 if isinstance(self.hidden_units, int) else len(self.hidden_units)
+        for key in ("hidden_stddev", "post_activation_stddev", "dropout_rate"):
+            value = getattr(self, key)
+            if isinstance(value, tuple) and len(value) != depth:
+                raise Invalid(key, f"must have one value per hidden layer ({depth})", list(value))
+        return self
+
+    @property
+    def net(self) -> Net:
+        """Return the Net: one number for a per-layer setting applies to every layer."""
+        return Net.of(
+            self.hidden_units,
+            input_stddev=self.input_stddev,
+            hidden_stddev=self.hidden_stddev,
+            post_activation_stddev=self.post_activation_stddev,
+            dropout_rate=self.dropout_rate,
+            weight_stddev=self.weight_stddev,
+            logit_stddev=self.logit_stddev,
+        )
 
 
-@dataclass(frozen=True)
-class GridParams:
+class GridParams(Section):
     """The `grid` section: widths x hidden-noise stddevs and the repeated CV."""
 
-    hidden_units: tuple[int, ...]
-    stddevs: tuple[float, ...]
-    cv_folds: int
-    cv_repeats: int
-    seed: int
+    hidden_units: Widths = Field(description="widths searched (hidden-noise model)")
+    stddevs: Stddevs = Field(description="hidden-noise stddevs searched")
+    cv_folds: int = Field(ge=2, le=1000, description="stratified folds of the training points")
+    cv_repeats: int = Field(
+        ge=1, le=1000, description="CV repeats, each reshuffled (1 = the reference's single CV)"
+    )
+    seed: Seed = Field(description="seed of the fold shuffles and of the CV models")
 
 
-@dataclass(frozen=True)
-class SweepParams:
+class SweepParams(Section):
     """The `sweep` section: noise stddevs per placement at one hidden width."""
 
-    hidden_units: int
-    stddevs: tuple[float, ...]
-    placements: tuple[str, ...]
+    hidden_units: Width = Field(description="width of the swept net")
+    stddevs: Annotated[
+        tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...],
+        Strict(False),
+        _NON_EMPTY_DISTINCT,
+        AfterValidator(_distinct),
+    ] = Field(
+        description="noise levels swept (0 and the variants' levels are added)"
+    )
+    placements: Annotated[
+        tuple[Placement, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)
+    ] = Field(description="where the noise goes: input, hidden or both")
 
 
-@dataclass(frozen=True)
-class ComputeParams:
+class ComputeParams(Section):
     """The `compute` section: where training runs and how many models one graph holds."""
 
-    backend: str
-    scheduler: str
-    n_workers: int
-    chunk_models: int
-    connect_timeout_s: float
+    backend: Backend = Field(
+        description="local: the batched engine in this process; dask: tasks on a Dask cluster"
+    )
+    scheduler: str = Field(
+        pattern=SCHEDULER_PATTERN,
+        examples=["local", "tcp://10.0.0.5:8786"],
+        description="dask only: local (start a LocalCluster) or an address, e.g. "
+        "tcp://10.0.0.5:8786",
+    )
+    n_workers: int = Field(
+        ge=1, le=1024, description="LocalCluster workers when scheduler is local"
+    )
+    chunk_models: int = Field(
+        ge=1,
+        le=100_000,
+        description="models per batched graph (and per Dask task); a tracked param",
+    )
+    connect_timeout_s: float = Field(
+        gt=0.0, le=600.0, description="give up on an unreachable scheduler after this many seconds"
+    )
 
 
-@dataclass(frozen=True)
-class ReportParams:
+class ReportParams(Section):
     """The `report` section: title, decision-map resolution, and how results are summarized."""
 
-    title: str
-    heatmap_resolution: int
-    confidence: float
-    equivalence_margin: float
-    bootstrap_resamples: int
-    bootstrap_seed: int
+    title: str = Field(min_length=1, pattern=r"\S", description="report heading")
+    heatmap_resolution: int = Field(
+        ge=10, le=2000, description="decision-boundary grid points per axis"
+    )
+    confidence: float = Field(
+        gt=0.5, lt=1.0, description="level of every confidence interval (bootstrap over seeds)"
+    )
+    equivalence_margin: float = Field(
+        ge=0.0,
+        lt=1.0,
+        description='accuracy differences inside +-margin are "no practical difference"',
+    )
+    bootstrap_resamples: int = Field(
+        ge=100, le=1_000_000, description="resamples per bootstrap interval"
+    )
+    bootstrap_seed: Seed = Field(description="seed of the bootstrap resampling")
 
 
-@dataclass(frozen=True)
-class Params:
-    """Every validated section of params.yaml."""
+class Params(Section):
+    """Parameters of the noise-regularization study (params.yaml), one section per concern."""
+
+    model_config = ConfigDict(title="noisereg params.yaml")
 
     data: DataParams
     train: TrainParams
-    variants: dict[str, VariantParams]
+    variants: Annotated[
+        dict[VariantName, VariantParams],
+        Field(
+            min_length=1,
+            description="one train@<name> stage per entry; 'baseline' is required",
+            # Editors flag a bad name too; the description is the error's wording.
+            json_schema_extra={
+                "propertyNames": {
+                    "pattern": NAME_PATTERN,
+                    "description": "only letters, digits and _",
+                }
+            },
+        ),
+    ]
     grid: GridParams
     sweep: SweepParams
     compute: ComputeParams
     report: ReportParams
 
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _baseline_compares_to_nothing(cls, raw: Any) -> Any:
+        """Default `compare_to` is baseline for every variant except baseline itself."""
+        if isinstance(raw, dict) and isinstance(raw.get("baseline"), dict):
+            return {**raw, "baseline": {"compare_to": None, **raw["baseline"]}}
+        return raw
+
+    @model_validator(mode="after")
+    def _comparisons_are_paired(self) -> Params:
+        if "baseline" not in self.variants:
+            raise Invalid("variants", "must include 'baseline' (the comparison reference)")
+        baseline = self.variants["baseline"]
+        if not baseline.net.noiseless or baseline.dataset != "reference" or baseline.compare_to:
+            raise Invalid(
+                "variants.baseline",
+                "must be the reference net without noise: no noise keys above 0, "
+                "dataset 'reference', no compare_to",
+            )
+        for name, variant in self.variants.items():
+            target = variant.compare_to
+            if target is None:
+                continue
+            key = f"variants.{name}.compare_to"
+            if target == name or target not in self.variants:
+                others = ", ".join(n for n in self.variants if n != name)
+                raise Invalid(key, f"must name another variant or be null ({others})", target)
+            reference = self.variants[target]
+            if (reference.net.hidden_units, reference.dataset) != (
+                variant.net.hidden_units,
+                variant.dataset,
+            ):
+                raise Invalid(
+                    key,
+                    "must name a variant with the same hidden_units and dataset (paired by "
+                    f"seed), not one with {list(reference.net.hidden_units)} on "
+                    f"{reference.dataset}",
+                    target,
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _every_fold_has_both_classes(self) -> Params:
+        most = self.n_train // 2
+        if self.grid.cv_folds > most:
+            raise Invalid(
+                "grid.cv_folds",
+                f"must be <= {most} (each class of the {self.n_train} training points needs "
+                "one point per fold)",
+                self.grid.cv_folds,
+            )
+        return self
+
     @property
     def n_train(self) -> int:
         """Return the number of training points the split leaves (sklearn rounds test up)."""
-        return self.data.n_samples - math.ceil(self.data.test_size * self.data.n_samples)
+        return train_points(self.data.n_samples, self.data.test_size)
 
 
-# A rule returns None when the value is acceptable, else the allowed range in words.
-Rule = Callable[[Any], str | None]
-
-
-def _integer(low: int, high: int | None = None) -> Rule:
-    allowed = f"an integer >= {low}" + (f" and <= {high}" if high is not None else "")
-
-    def check(value: Any) -> str | None:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-        return None if ok and (high is None or value <= high) else allowed
-
-    return check
-
-
-def _number(low: float, high: float, low_open: bool = False, high_open: bool = False) -> Rule:
-    left, right = ("(" if low_open else "["), (")" if high_open else "]")
-    allowed = f"a number in {left}{low}, {high}{right}"
-
-    def check(value: Any) -> str | None:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            return allowed
-        above = value > low if low_open else value >= low
-        below = value < high if high_open else value <= high
-        return None if above and below else allowed
-
-    return check
-
-
-def _boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "true or false"
-
-
-def _text(value: Any) -> str | None:
-    return None if isinstance(value, str) and value.strip() else "a non-empty string"
-
-
-def _scheduler(value: Any) -> str | None:
-    ok = value == "local" or (isinstance(value, str) and bool(_SCHEDULER_ADDRESS.match(value)))
-    return None if ok else "'local' or a Dask scheduler address such as tcp://10.0.0.5:8786"
-
-
-def _list_of(rule: Rule) -> Rule:
-    def check(value: Any) -> str | None:
-        item_allowed = rule(None) or ""
-        if not isinstance(value, list) or not value:
-            return f"a non-empty list of {item_allowed}"
-        if len(set(map(repr, value))) != len(value):
-            return f"a list without repeated values, each {item_allowed}"
-        bad = [item for item in value if rule(item) is not None]
-        return f"a non-empty list, each {item_allowed}" if bad else None
-
-    return check
-
-
-def _or_null(rule: Rule) -> Rule:
-    def check(value: Any) -> str | None:
-        return None if value is None or rule(value) is None else f"{rule(None)}, or null"
-
-    return check
-
-
-def _one_of(choices: tuple[str, ...]) -> Rule:
-    def check(value: Any) -> str | None:
-        return None if value in choices else "one of " + ", ".join(choices)
-
-    return check
-
-
-# Keras GaussianNoise accepts stddev in [0, 1]; every variant must export to Keras.
-STDDEV = _number(0.0, 1.0)
-SCHEMA: dict[str, dict[str, Rule]] = {
-    "data": {
-        "n_samples": _integer(10, 1_000_000),
-        "noise": _number(0.0, 10.0),
-        "random_state": _integer(0, 2**31 - 1),
-        "test_size": _number(0.0, 1.0, low_open=True, high_open=True),
-        "split_random_state": _integer(0, 2**31 - 1),
-        "large_n_samples": _integer(10, 1_000_000),
-    },
-    "train": {
-        "epochs": _integer(1, 10_000_000),
-        "batch_size": _integer(1),
-        "learning_rate": _number(0.0, 10.0, low_open=True),
-        "beta_1": _number(0.0, 1.0, high_open=True),
-        "beta_2": _number(0.0, 1.0, high_open=True),
-        "epsilon": _number(0.0, 1.0, low_open=True),
-        "shuffle": _boolean,
-        "replicates": _integer(1, 10_000),
-        "seed": _integer(0, 2**31 - 1),
-        "replication_seed": _or_null(_integer(0, 2**31 - 1)),
-        "log_every": _integer(1),
-    },
-    "grid": {
-        "hidden_units": _list_of(_integer(1, 100_000)),
-        "stddevs": _list_of(STDDEV),
-        "cv_folds": _integer(2, 1000),
-        "cv_repeats": _integer(1, 1000),
-        "seed": _integer(0, 2**31 - 1),
-    },
-    "sweep": {
-        "hidden_units": _integer(1, 100_000),
-        "stddevs": _list_of(_number(0.0, 1.0, low_open=True)),
-        "placements": _list_of(_one_of(PLACEMENTS)),
-    },
-    "compute": {
-        "backend": _one_of(BACKENDS),
-        "scheduler": _scheduler,
-        "n_workers": _integer(1, 1024),
-        "chunk_models": _integer(1, 100_000),
-        "connect_timeout_s": _number(0.0, 600.0, low_open=True),
-    },
-    "report": {
-        "title": _text,
-        "heatmap_resolution": _integer(10, 2000),
-        "confidence": _number(0.5, 1.0, low_open=True, high_open=True),
-        "equivalence_margin": _number(0.0, 1.0, high_open=True),
-        "bootstrap_resamples": _integer(100, 1_000_000),
-        "bootstrap_seed": _integer(0, 2**31 - 1),
-    },
-}
-SECTIONS = ("data", "train", "variants", "grid", "sweep", "compute", "report")
-
-T = TypeVar("T")
-
-
-def _unknown_key(path: str, key: str, allowed: list[str]) -> ParamsError:
-    hint = difflib.get_close_matches(key, allowed, n=1)
-    suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-    return ParamsError(
-        f"params: unknown key '{path}{key}'{suggestion}; allowed: {', '.join(allowed)}"
-    )
-
-
-def _section(raw: Any, path: str, rules: dict[str, Rule], cls: type[T]) -> T:
-    if not isinstance(raw, Mapping):
-        raise ParamsError(f"params: '{path}' must be a mapping with keys {', '.join(rules)}")
-    for key in raw:
-        if key not in rules:
-            raise _unknown_key(f"{path}.", str(key), list(rules))
-    values: dict[str, Any] = {}
-    for key, rule in rules.items():
-        if key not in raw:
-            raise ParamsError(f"params: missing key '{path}.{key}' (expected {rule(None)})")
-        problem = rule(raw[key])
-        if problem:
-            raise ParamsError(f"params: '{path}.{key}' must be {problem}, got {raw[key]!r}")
-        value = raw[key]
-        values[key] = tuple(value) if isinstance(value, list) else value
-    # Floats written as integers in YAML (e.g. `noise: 0`) are floats to the code.
-    for field in fields(cls):  # type: ignore[arg-type]
-        if field.type == "float":
-            values[field.name] = float(values[field.name])
-        elif field.type == "tuple[float, ...]":
-            values[field.name] = tuple(float(v) for v in values[field.name])
-    return cls(**values)
-
-
-def _per_layer(rule: Rule) -> Rule:
-    """Accept one value for every hidden layer or a list with one value per layer."""
-
-    def check(value: Any) -> str | None:
-        allowed = f"{rule(None)}, or a list of those with one value per hidden layer"
-        if isinstance(value, list):
-            ok = bool(value) and all(rule(v) is None for v in value)
-            return None if ok else allowed
-        return None if rule(value) is None else allowed
-
-    return check
-
-
-def _width_list(value: Any) -> str | None:
-    width = _integer(1, 100_000)
-    allowed = f"{width(None)}, or a list of 1 to {MAX_DEPTH} of those (one per hidden layer)"
-    if isinstance(value, list):
-        ok = 0 < len(value) <= MAX_DEPTH and all(width(v) is None for v in value)
-        return None if ok else allowed
-    return None if width(value) is None else allowed
-
-
-def _variant_name_or_null(value: Any) -> str | None:
-    ok = value is None or (isinstance(value, str) and bool(_VARIANT_NAME.match(value)))
-    return None if ok else "a variant name or null"
-
-
-# Variant keys and their defaults; REQUIRED keys must be given (DVC's `${item.<key>}` reads
-# hidden_units and dataset from params.yaml itself, so no default may hide them).
-REQUIRED = object()
-VARIANT_SCHEMA: dict[str, tuple[Rule, Any]] = {
-    "hidden_units": (_width_list, REQUIRED),
-    "input_stddev": (STDDEV, 0.0),
-    "hidden_stddev": (_per_layer(STDDEV), 0.0),
-    "post_activation_stddev": (_per_layer(STDDEV), 0.0),
-    "dropout_rate": (_per_layer(_number(0.0, 1.0, high_open=True)), 0.0),
-    "weight_stddev": (STDDEV, 0.0),
-    "logit_stddev": (STDDEV, 0.0),
-    "dataset": (_one_of(DATASETS), REQUIRED),
-    "compare_to": (_variant_name_or_null, None),
-}
-
-
-def _variant(raw: Any, name: str) -> VariantParams:
-    path = f"variants.{name}"
-    if not isinstance(raw, Mapping):
-        raise ParamsError(
-            f"params: '{path}' must be a mapping with keys from {', '.join(VARIANT_SCHEMA)}"
-        )
-    for key in raw:
-        if key not in VARIANT_SCHEMA:
-            raise _unknown_key(f"{path}.", str(key), list(VARIANT_SCHEMA))
-    values: dict[str, Any] = {}
-    for key, (rule, default) in VARIANT_SCHEMA.items():
-        if default is REQUIRED and key not in raw:
-            raise ParamsError(f"params: missing key '{path}.{key}' (expected {rule(None)})")
-        value = raw.get(key, default)
-        if key in raw and (problem := rule(value)) is not None:
-            raise ParamsError(f"params: '{path}.{key}' must be {problem}, got {value!r}")
-        values[key] = value
-    units = values.pop("hidden_units")
-    hidden_units = tuple(units) if isinstance(units, list) else (units,)
-    depth = len(hidden_units)
-    for key in ("hidden_stddev", "post_activation_stddev", "dropout_rate"):
-        value = values[key]
-        if isinstance(value, list) and len(value) != depth:
-            raise ParamsError(
-                f"params: '{path}.{key}' must have one value per hidden layer ({depth}), "
-                f"got {value!r}"
-            )
-    compare_to = values.pop("compare_to")
-    if "compare_to" not in raw and name != "baseline":
-        compare_to = "baseline"
-    dataset = values.pop("dataset")
-    # Net.of expands one number to every layer and makes every setting a float.
-    return VariantParams(Net.of(hidden_units, **values), dataset, compare_to)
-
-
-def _variants(raw: Any) -> dict[str, VariantParams]:
-    """Parse `variants`, then check every variant's comparison reference."""
-    if not isinstance(raw, Mapping) or not raw:
-        raise ParamsError("params: 'variants' must be a non-empty mapping of name -> settings")
-    if "baseline" not in raw:
-        raise ParamsError("params: 'variants' must include 'baseline' (the comparison reference)")
-    variants = {}
-    for name, settings in raw.items():
-        if not isinstance(name, str) or not _VARIANT_NAME.match(name):
-            raise ParamsError(
-                f"params: variant name {name!r} must use only letters, digits and '_'"
-            )
-        variants[name] = _variant(settings, name)
-    baseline = variants["baseline"]
-    if (
-        not baseline.net.noiseless
-        or baseline.dataset != "reference"
-        or baseline.compare_to is not None
-    ):
-        raise ParamsError(
-            "params: 'variants.baseline' must be the reference net without noise: no noise "
-            "keys above 0, dataset 'reference', no compare_to"
-        )
-    for name, variant in variants.items():
-        target = variant.compare_to
-        if target is None:
-            continue
-        key = f"variants.{name}.compare_to"
-        if target == name or target not in variants:
-            others = [n for n in variants if n != name]
-            raise ParamsError(
-                f"params: '{key}' must name another variant or be null; allowed: "
-                f"{', '.join(others)}, null; got {target!r}"
-            )
-        reference = variants[target]
-        setting, wanted = (
-            (list(reference.net.hidden_units), reference.dataset),
-            (list(variant.net.hidden_units), variant.dataset),
-        )
-        if setting != wanted:
-            raise ParamsError(
-                f"params: '{key}' must name a variant with the same hidden_units and dataset "
-                f"(paired by seed), got '{target}' {setting} for {wanted}"
-            )
-    return variants
-
-
-def parse_params(raw: Any) -> Params:
-    """Return validated Params from the parsed YAML mapping, or raise ParamsError."""
-    if not isinstance(raw, Mapping):
-        raise ParamsError(
-            "params: the file must hold a mapping of sections: " + ", ".join(SECTIONS)
-        )
-    for key in raw:
-        if key not in SECTIONS:
-            raise _unknown_key("", str(key), list(SECTIONS))
-    for key in SECTIONS:
-        if key not in raw:
-            raise ParamsError(f"params: missing section '{key}'")
-    params = Params(
-        data=_section(raw["data"], "data", SCHEMA["data"], DataParams),
-        train=_section(raw["train"], "train", SCHEMA["train"], TrainParams),
-        variants=_variants(raw["variants"]),
-        grid=_section(raw["grid"], "grid", SCHEMA["grid"], GridParams),
-        sweep=_section(raw["sweep"], "sweep", SCHEMA["sweep"], SweepParams),
-        compute=_section(raw["compute"], "compute", SCHEMA["compute"], ComputeParams),
-        report=_section(raw["report"], "report", SCHEMA["report"], ReportParams),
-    )
-    n_train, n_test = params.n_train, params.data.n_samples - params.n_train
-    if n_train < 2 or n_test < 1:
-        raise ParamsError(
-            f"params: 'data.test_size' {params.data.test_size} leaves {n_train} training and "
-            f"{n_test} test points; need >= 2 and >= 1"
-        )
-    large_train = params.data.large_n_samples - math.ceil(
-        params.data.test_size * params.data.large_n_samples
-    )
-    if large_train < 2 or params.data.large_n_samples - large_train < 1:
-        raise ParamsError(
-            f"params: 'data.large_n_samples' {params.data.large_n_samples} leaves {large_train} "
-            "training points at this test_size; need >= 2 training and >= 1 test point"
-        )
-    if params.grid.cv_folds > n_train // 2:
-        raise ParamsError(
-            f"params: 'grid.cv_folds' must be <= {n_train // 2} (each class of the {n_train} "
-            f"training points needs one point per fold), got {params.grid.cv_folds}"
-        )
-    return params
+def train_points(n_samples: int, test_size: float) -> int:
+    """Return the training points sklearn's train_test_split leaves (it rounds the test up)."""
+    return n_samples - math.ceil(test_size * n_samples)
 
 
 # The params the report stage declares in dvc.yaml, and so the only ones it may print
@@ -475,6 +386,17 @@ REPORT_SECTIONS = {
     "compute": ("chunk_models",),
     "report": None,
 }
+
+
+SCHEMA = Params.model_json_schema()
+
+
+def parse_params(raw: Any) -> Params:
+    """Return validated Params from the parsed YAML mapping, or raise a one-line ParamsError."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ParamsError(one_line(error, raw, SCHEMA)) from None
 
 
 def read_raw_params(path: str | Path = "params.yaml") -> Any:

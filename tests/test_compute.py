@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 import shutil
 import signal
@@ -46,8 +45,8 @@ def cluster_address() -> Iterator[str]:
 
 def small(params: Params, **compute_changes: object) -> Params:
     """Return the tiny params with 4 models per chunk and the given compute settings."""
-    settings = dataclasses.replace(params.compute, **{"chunk_models": 4, **compute_changes})
-    return dataclasses.replace(params, compute=settings)
+    settings = params.compute.model_copy(update={"chunk_models": 4, **compute_changes})
+    return params.model_copy(update=dict(compute=settings))
 
 
 def test_grid_on_dask_equals_local(tiny_params: Params, split: Split, cluster_address: str) -> None:
@@ -74,7 +73,7 @@ def test_killed_worker_is_retried_and_results_are_identical(
     tiny_params: Params, split: Split, cluster_address: str
 ) -> None:
     params = small(tiny_params, backend="dask", scheduler=cluster_address, chunk_models=2)
-    opt = dataclasses.replace(params.train, epochs=300)
+    opt = params.train.model_copy(update=dict(epochs=300))
     data = (split.x_train, split.y_train, split.x_test, split.y_test)
     killed: list[int] = []
 
@@ -91,7 +90,7 @@ def test_killed_worker_is_retried_and_results_are_identical(
     remote = compute.train(team, *data, opt, params.compute, "test", kill_one_worker)
     assert killed, "no worker was killed"
     local = compute.train(
-        team, *data, opt, dataclasses.replace(params.compute, backend="local"), "test"
+        team, *data, opt, params.compute.model_copy(update=dict(backend="local")), "test"
     )
     assert_same_weights(remote.weights, local.weights)
     for column, values in local.history.items():
@@ -170,7 +169,7 @@ def test_existing_cluster_from_the_environment(
         )
         monkeypatch.setenv(compute.SCHEDULER_ENV, address)
         params = small(tiny_params, backend="dask", scheduler="local")  # env wins
-        opt = dataclasses.replace(params.train, epochs=60)
+        opt = params.train.model_copy(update=dict(epochs=60))
         data = (split.x_train, split.y_train, split.x_test, split.y_test)
         remote = compute.train(members(6), *data, opt, params.compute, "test")
         # The tasks ran on the CLI-started scheduler, not on a LocalCluster of its own.
@@ -179,7 +178,7 @@ def test_existing_cluster_from_the_environment(
                 lambda dask_scheduler: dask_scheduler.transition_counter
             )
         assert transitions > 0
-        local_settings = dataclasses.replace(params.compute, backend="local")
+        local_settings = params.compute.model_copy(update=dict(backend="local"))
         local = compute.train(members(6), *data, opt, local_settings, "test")
         assert_same_weights(remote.weights, local.weights)
     finally:
@@ -194,9 +193,9 @@ def test_local_scheduler_starts_its_own_cluster_and_matches_local(
 ) -> None:
     # scheduler: local -> a LocalCluster (127.0.0.1, distributed's default host) per call.
     params = small(tiny_params, backend="dask", scheduler="local", n_workers=1)
-    opt = dataclasses.replace(params.train, epochs=20)
+    opt = params.train.model_copy(update=dict(epochs=20))
     data = (split.x_train, split.y_train, split.x_test, split.y_test)
     remote = compute.train(members(4), *data, opt, params.compute, "test")
-    local_settings = dataclasses.replace(params.compute, backend="local")
+    local_settings = params.compute.model_copy(update=dict(backend="local"))
     local = compute.train(members(4), *data, opt, local_settings, "test")
     assert_same_weights(remote.weights, local.weights)

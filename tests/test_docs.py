@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import yaml
+from pydantic_core import PydanticUndefined
 
-from noisereg.params import VARIANT_SCHEMA
+from noisereg.params import VariantParams
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -48,6 +49,14 @@ def test_stage_table_lists_every_stage_its_params_and_outputs() -> None:
                 assert stem in writes, f"{name}: output {path} missing from the README"
 
 
-def test_variant_table_lists_exactly_the_schema_keys() -> None:
-    rows = table_rows("| key | meaning (default) |")
-    assert list(rows) == list(VARIANT_SCHEMA)
+def test_variant_table_is_the_schema_keys_descriptions_and_defaults() -> None:
+    rows = table_rows("| key | meaning | default |")
+    fields = VariantParams.model_fields
+    assert list(rows) == list(fields)
+    for name, field in fields.items():
+        _, meaning, default = rows[name]
+        assert meaning == field.description, name
+        if field.default is PydanticUndefined:
+            assert default == "required", name
+        else:
+            assert default == f"`{'null' if field.default is None else field.default}`", name

@@ -9,7 +9,7 @@ from noisereg.data import Split
 from noisereg.net import Net
 from tests.conftest import assert_same_weights
 
-OPT = engine.Optimization(60, 32, 1e-3, 0.9, 0.999, 1e-7, 20, shuffle=True)
+OPT = engine.Optimization.keras_adam(60, log_every=20)
 ALL_TRAIN, ALL_TEST = tuple(range(30)), tuple(range(70))
 
 
@@ -42,7 +42,7 @@ def test_chunks_of_one_shape_share_a_trace_but_not_data(split: Split) -> None:
     batched.compiled_loop.cache_clear()
     fresh = train(split, second)
     batched.compiled_loop.cache_clear()
-    train(split, first, engine.Optimization(20, 32, 1e-3, 0.9, 0.999, 1e-7, 20, shuffle=True))
+    train(split, first, engine.Optimization.keras_adam(20, log_every=20))
     reused = train(split, second)
     assert batched.compiled_loop.cache_info().misses == 1  # one shape, so one loop ...
     loop = batched.compiled_loop(_shape_of(split, second))
@@ -82,7 +82,7 @@ def test_result_does_not_depend_on_batch_mates_or_chunking(split: Split) -> None
 
 
 def test_smaller_fold_trains_as_if_alone_in_minibatch_mode(split: Split) -> None:
-    opt = engine.Optimization(30, 8, 1e-3, 0.9, 0.999, 1e-7, 10, shuffle=True)
+    opt = engine.Optimization.keras_adam(30, 8, log_every=10)
     short_rows = tuple(range(0, 30, 3))  # 10 rows: 2 batches per epoch, the other member 4
     alone = train(split, [member(5, rows=short_rows)], opt)
     together = train(split, [member(6), member(5, rows=short_rows)], opt)
@@ -95,7 +95,7 @@ def test_smaller_fold_trains_as_if_alone_in_minibatch_mode(split: Split) -> None
 
 
 def test_history_logged_every_n_epochs_and_at_the_end(split: Split) -> None:
-    opt = engine.Optimization(45, 32, 1e-3, 0.9, 0.999, 1e-7, 20, shuffle=False)
+    opt = engine.Optimization.keras_adam(45, log_every=20, shuffle=False)
     result = train(split, [member(1)], opt)
     np.testing.assert_array_equal(result.logged_epochs, [20, 40, 45])
     assert set(result.history) == set(engine.HISTORY_COLUMNS)

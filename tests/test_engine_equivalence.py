@@ -46,7 +46,7 @@ class NoisyDense(keras.layers.Dense):
 
 
 def optimization(epochs: int, batch_size: int) -> engine.Optimization:
-    return engine.Optimization(epochs, batch_size, 1e-3, 0.9, 0.999, 1e-7, 1, shuffle=False)
+    return engine.Optimization.keras_adam(epochs, batch_size, shuffle=False)
 
 
 def engine_run(
@@ -202,7 +202,7 @@ def mean_training_loss(
         for net in nets
         for seed in seeds
     ]
-    opt = engine.Optimization(epochs, batch, 1e-3, 0.9, 0.999, 1e-7, 1, shuffle=shuffle)
+    opt = engine.Optimization.keras_adam(epochs, batch, shuffle=shuffle)
     result = engine.train(members, split.x_train, split.y_train, split.x_test, split.y_test, opt)
     return result.history["train_loss"].mean(axis=1).reshape(len(nets), len(seeds))
 
@@ -284,7 +284,7 @@ def test_shuffled_minibatches_match_fit_exactly_without_noise(large_split: Split
     """
     net, seed, epochs = Net.of(WIDTH, input_stddev=0.0, hidden_stddev=0.0), 21, 30
     members = [engine.Member(net, seed, seed + 1000, tuple(range(300)), tuple(range(300)))]
-    opt = engine.Optimization(epochs, 32, 1e-3, 0.9, 0.999, 1e-7, 1, shuffle=True)
+    opt = engine.Optimization.keras_adam(epochs)
     split = large_split
     result = engine.train(members, split.x_train, split.y_train, split.x_test, split.y_test, opt)
     model = keras_model(net, seed)

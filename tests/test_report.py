@@ -64,14 +64,17 @@ def fixture_results(split: Split, default_params: Params) -> StudyResults:
             }
         )
         weights[name] = [glorot_uniform_mlp(s, net.hidden_units) for s in range(3)]
-    params = dataclasses.replace(
-        default_params,
-        variants={
-            name: VariantParams(net, "reference", reference)
-            for name, (net, reference) in setup.items()
-        },
-        sweep=SweepParams(hidden_units=8, stddevs=(0.5, 1.0), placements=("input", "hidden")),
-        report=dataclasses.replace(default_params.report, bootstrap_resamples=500),
+    params = default_params.model_copy(
+        update=dict(
+            variants={
+                name: VariantParams(
+                    **dataclasses.asdict(net), dataset="reference", compare_to=reference
+                )
+                for name, (net, reference) in setup.items()
+            },
+            sweep=SweepParams(hidden_units=8, stddevs=(0.5, 1.0), placements=("input", "hidden")),
+            report=default_params.report.model_copy(update=dict(bootstrap_resamples=500)),
+        )
     )
     refits = pd.concat(
         [per_seed_counts(rng, 0.62).assign(choice=c) for c in ("best", "one_se")],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,11 +22,11 @@ def test_noise_zero_variant_pairs_exactly_with_baseline(tiny_params: Params, spl
         params.compute,
         "test",
     )
-    paired = dataclasses.replace(params.variants["baseline"], compare_to="baseline")
+    paired = params.variants["baseline"].model_copy(update=dict(compare_to="baseline"))
     variants = {"baseline": params.variants["baseline"], "zero": paired, "noisy": paired}
     result = comparisons(
         {"baseline": baseline.per_seed, "zero": zero_noise.per_seed, "noisy": noisy.per_seed},
-        dataclasses.replace(params, variants=variants),
+        params.model_copy(update=dict(variants=variants)),
     )
     assert result["zero"]["diff"]["mean"] == 0.0 and result["zero"]["diff"]["std"] == 0.0
     assert result["zero"]["p_value"] == 1.0
@@ -54,7 +52,7 @@ def test_replicates_share_initial_weights_across_variants(
 
 
 def test_cv_splits_are_stratified_and_reshuffled(split: Split) -> None:
-    grid = GridParams((8,), (0.1,), cv_folds=5, cv_repeats=3, seed=7)
+    grid = GridParams(hidden_units=(8,), stddevs=(0.1,), cv_folds=5, cv_repeats=3, seed=7)
     folds = cv_splits(split.y_train, grid)
     assert len(folds) == 15
     for repeat in range(3):
@@ -133,7 +131,7 @@ def test_comparisons_pair_each_variant_with_its_reference(
     )
     per_seed = {name: run.per_seed for name, run in zip(names, runs, strict=True)}
     variants = {name: params.variants[name] for name in names}
-    result = comparisons(per_seed, dataclasses.replace(params, variants=variants))
+    result = comparisons(per_seed, params.model_copy(update=dict(variants=variants)))
     assert set(result) == {"deep_hidden_all", "hidden_noise"}
     assert result["deep_hidden_all"]["compare_to"] == "deep_baseline"
     deep = per_seed["deep_hidden_all"]["test_correct"] - per_seed["deep_baseline"]["test_correct"]
@@ -173,8 +171,8 @@ def test_replication_checks_each_verdict_on_a_second_seed_set(default_params: Pa
         ),
     }
     names = ["large_baseline", "large_hidden_noise"]
-    params = dataclasses.replace(
-        default_params, variants={n: default_params.variants[n] for n in names}
+    params = default_params.model_copy(
+        update=dict(variants={n: default_params.variants[n] for n in names})
     )
     result = comparisons(per_seed, params)["large_hidden_noise"]
     assert result["verdict"] == "no practical difference"
@@ -196,9 +194,8 @@ def test_sweep_placements_set_exactly_their_noise() -> None:
 def test_sweep_takes_its_zero_and_variant_points_from_the_variants(
     default_params: Params,
 ) -> None:
-    params = dataclasses.replace(
-        default_params,
-        sweep=dataclasses.replace(default_params.sweep, stddevs=(0.3,)),
+    params = default_params.model_copy(
+        update=dict(sweep=default_params.sweep.model_copy(update=dict(stddevs=(0.3,))))
     )
     frame = counts_frame([40, 41, 42], 0, n_test=70)
     sweep = pd.concat(
