@@ -33,6 +33,7 @@ from noisereg.models import build_model
 from noisereg.net import Net
 from noisereg.params import load_params
 from noisereg.randomness import glorot_uniform_mlp, standard_normal
+from noisereg.study import grid_members
 
 WIDTH, STDDEV = 400, 0.1
 REPEATS = 3
@@ -155,19 +156,59 @@ def time_members(split: Split, widths: list[int], epochs: int, log_every: int = 
     return best_of(measure)
 
 
-def time_floor(k: int, steps: int = 300) -> tuple[float, float]:
-    """Per model-step seconds of (noise draws alone, the step's matmuls alone), in graphs."""
+def time_grid_chunk(split: Split, epochs: int) -> dict[str, float]:
+    """Seconds to train one width's grid CV models, one chunk, with per-model vs shared draws.
+
+    Both runs train the same members from the same seeds; the result also says whether their
+    weights are bit-identical.
+    """
+    params = load_params()
+    members, _ = grid_members(split.y_train, params.grid, widths=[WIDTH])
+    opt = params.train.model_copy(update=dict(epochs=epochs))
+    warm_up = params.train.model_copy(update=dict(epochs=opt.log_every))
+    data = (split.x_train, split.y_train, split.x_train, split.y_train)
+    timings: dict[str, float] = {}
+    weights = {}
+    for name, share in (("per_model", False), ("shared", True)):
+        engine.train(members, *data, warm_up, label="warm-up", share_draws=share)
+
+        def measure(share: bool = share, name: str = name) -> float:
+            start = time.perf_counter()
+            result = engine.train(members, *data, opt, label="bench", share_draws=share)
+            weights[name] = result.weights
+            return time.perf_counter() - start
+
+        timings[name] = best_of(measure)
+    timings["identical"] = float(
+        all(
+            np.array_equal(a, b)
+            for ours, theirs in zip(weights["shared"], weights["per_model"], strict=True)
+            for a, b in zip(ours.as_list(), theirs.as_list(), strict=True)
+        )
+    )
+    timings["models"] = len(members)
+    timings["streams"] = len({(m.noise_seed, len(m.train_rows)) for m in members})
+    timings["rows"] = len(members[0].train_rows)
+    return timings
+
+
+def time_floor(k: int, steps: int = 300, rows: int = 30) -> tuple[float, float]:
+    """Per model-step seconds of (noise draws alone, the step's matmuls alone), in graphs.
+
+    One noise stream per model: with shared draws the noise part scales with the number of
+    distinct streams instead (see `main`).
+    """
     seeds = [tf.constant([i, 0]) for i in range(k)]
 
     @tf.function
     def noise_loop() -> tf.Tensor:
         total = tf.zeros([])
         for step in tf.range(steps):
-            draws = standard_normal([tf.stack([s[0], step]) for s in seeds], 30, WIDTH)
+            draws = standard_normal([tf.stack([s[0], step]) for s in seeds], rows, WIDTH)
             total += draws[0, 0, 0]
         return total
 
-    x = tf.random.normal([k, 30, 2])
+    x = tf.random.normal([k, rows, 2])
     w1, w2 = tf.random.normal([k, 2, WIDTH]), tf.random.normal([k, WIDTH])
 
     @tf.function
@@ -271,6 +312,23 @@ def main() -> None:
         f"floor at K={study_k}: noise draws {noise * 1e3:.4f} + matmuls {matmul * 1e3:.4f} "
         f"= {floor * 1e3:.4f} ms per model-epoch"
     )
+    chunk = time_grid_chunk(split, engine_epochs // 4)
+    k, streams = int(chunk["models"]), int(chunk["streams"])
+    noise_k, matmul_k = time_floor(k, rows=int(chunk["rows"]))
+    print(
+        f"grid-like chunk (one width's CV models: K={k} at width {WIDTH}, {streams} distinct "
+        f"noise streams), {engine_epochs // 4} epochs: per-model draws "
+        f"{chunk['per_model']:.2f} s, shared draws {chunk['shared']:.2f} s; weights "
+        f"bit-identical: {bool(chunk['identical'])}"
+    )
+    print(
+        f"its floor counting distinct draws: noise {noise_k * 1e3:.4f} x {streams}/{k} "
+        f"(draws per stream x streams / models) + matmuls {matmul_k * 1e3:.4f} = "
+        f"{(noise_k * streams / k + matmul_k) * 1e3:.4f} ms per model-epoch (per-model draws: "
+        f"{(noise_k + matmul_k) * 1e3:.4f}); measured with shared draws "
+        f"{chunk['shared'] / (k * engine_epochs // 4) * 1e3:.4f}"
+    )
+    print(f"shared draws speed-up: {chunk['per_model'] / chunk['shared']:.2f}x")
     print(f"speed-up vs fit: {a / d:.0f}x")
     print(f"speed-up vs tuned fit: {b / d:.1f}x")
     print(f"ratio to floor: {d / floor:.2f}x")

@@ -85,6 +85,22 @@ class LoopShape:
     epsilon: float
     shuffle: bool
     noisy: frozenset[str]  # placements where some model's stddev is > 0
+    shared: frozenset[str]  # noisy placements where some models share one stream's draws
+
+
+class NoiseStreams(NamedTuple):
+    """One noisy placement's draws: U distinct streams for the chunk's K models.
+
+    Models with the same stream seed and the same training rows per epoch take the same
+    steps, so they would draw identical normals (common random numbers, e.g. one grid fold
+    at every stddev): the loop draws each stream once and gives every model its stream's
+    draws, scaled by the model's own stddev.
+    """
+
+    seeds: tf.Tensor  # [U] int32, the distinct stream seeds
+    first: tf.Tensor  # [U] int32, a model drawing from each stream (its update count keys it)
+    owner: tf.Tensor  # [K] int32, the stream each model draws from
+    stddevs: tf.Tensor  # [K] float32
 
 
 class ChunkData(NamedTuple):
@@ -98,7 +114,7 @@ class ChunkData(NamedTuple):
     val_y: tf.Tensor
     val_mask: tf.Tensor
     shuffle_seeds: tf.Tensor  # [K] int32
-    noise: dict[str, tuple[tf.Tensor, tf.Tensor]]  # noisy placement -> (seeds [K], stddevs [K])
+    noise: dict[str, NoiseStreams]  # per noisy placement
 
 
 # Per hidden layer (and last, the output layer): what the backward pass needs.
@@ -155,10 +171,15 @@ class BatchedLoop:
 
         Keyed by each model's own update count (int32 [K]), not the chunk's step index: a
         model that shares a graph with larger CV folds (more steps per epoch) draws the same
-        noise.
+        noise. Shared streams are drawn once ([U, rows, cols]) and gathered to their models.
         """
-        seeds, stddev = data.noise[placement]
-        return stddev[:, None, None] * standard_normal(tf.stack([seeds, steps], axis=1), rows, cols)
+        streams = data.noise[placement]
+        if placement in self.shape.shared:
+            keys = tf.stack([streams.seeds, tf.gather(steps, streams.first)], axis=1)
+            normals = tf.gather(standard_normal(keys, rows, cols), streams.owner)
+        else:
+            normals = standard_normal(tf.stack([streams.seeds, steps], axis=1), rows, cols)
+        return streams.stddevs[:, None, None] * normals
 
     def _forward(
         self, data: ChunkData, params: Sequence[tf.Tensor], x: tf.Tensor, t: tf.Tensor | None

@@ -55,6 +55,7 @@ def train(
     opt: Optimization,
     max_models_per_graph: int = 256,
     label: str = "train",
+    share_draws: bool = True,
 ) -> TrainResult:
     """Return every member's trained weights and history, in the members' order.
 
@@ -64,6 +65,8 @@ def train(
     `max_models_per_graph` models. A model's seeds, data
     and noise do not depend on its batch-mates; its floats may differ in the last bits
     (batched kernels block differently), so the plan is fixed by the members and N alone.
+    `share_draws=False` draws every member's noise separately (same values, slower; for
+    benchmarks/bench_engine.py).
     """
     if not members:
         raise ValueError("train() needs at least one member")
@@ -74,7 +77,9 @@ def train(
     for chunk_number, indices in enumerate(chunks, start=1):
         units = "x".join(map(str, members[indices[0]].net.hidden_units))
         tag = f"{label} [{chunk_number}/{len(chunks)}: {len(indices)} models, width {units}]"
-        trainer = _Chunk([members[i] for i in indices], train_x, train_y, val_x, val_y, opt)
+        trainer = _Chunk(
+            [members[i] for i in indices], train_x, train_y, val_x, val_y, opt, share_draws
+        )
         results.append(trainer.run(tag, started))
     return merge_chunks(chunks, results, len(members))
 
@@ -116,18 +121,64 @@ def plan_chunks(members: Sequence[Member], max_models_per_graph: int) -> list[li
 
     Grouping by placements means no model pays for draws it would multiply by zero (the
     sweep's input-noise models would otherwise draw hidden noise for their hidden-noise
-    batch-mates). The plan depends only on the members' order and N, never on where the
-    chunks run, so every backend trains the same models together and gets the same floats.
+    batch-mates). A group larger than N is ordered by noise stream before it is cut, so
+    models that share draws (`batched.NoiseStreams`) share a chunk where N allows. The plan
+    depends only on the members' order and N, never on where the chunks run, so every
+    backend trains the same models together and gets the same floats.
     """
     order: dict[tuple[tuple[int, ...], frozenset[str]], list[int]] = {}
     for index, member in enumerate(members):
         key = (member.net.hidden_units, batched.noisy_placements(member.net))
         order.setdefault(key, []).append(index)
-    return [
-        indices[start : start + max_models_per_graph]
-        for indices in order.values()
-        for start in range(0, len(indices), max_models_per_graph)
-    ]
+    chunks = []
+    for indices in order.values():
+        if len(indices) > max_models_per_graph:
+            by_stream: dict[tuple[int, int], list[int]] = {}
+            for index in indices:
+                by_stream.setdefault(_stream_key(members[index]), []).append(index)
+            indices = [index for sharers in by_stream.values() for index in sharers]
+        chunks += [
+            indices[start : start + max_models_per_graph]
+            for start in range(0, len(indices), max_models_per_graph)
+        ]
+    return chunks
+
+
+def _stream_key(member: Member) -> tuple[int, int]:
+    """Return what makes two members' noise draws identical: noise seed and steps taken.
+
+    Members with the same training-row count take the same updates, so with the same noise
+    seed every placement of theirs draws the same normals at every step.
+    """
+    return member.noise_seed, len(member.train_rows)
+
+
+def noise_streams(
+    members: Sequence[Member], share_draws: bool = True
+) -> dict[str, batched.NoiseStreams]:
+    """Return each noisy placement's distinct streams and which member draws from which.
+
+    Without `share_draws` every member gets a stream of its own (the same values, drawn once
+    per member; benchmarks/bench_engine.py times both).
+    """
+    streams = {}
+    for placement, (stream, stddevs) in batched.noise_placements([m.net for m in members]).items():
+        if not any(s > 0 for s in stddevs):
+            continue
+        # (stream seed, training rows, member tag): the tag only separates unshared members.
+        keys = [
+            (derive_seed(m.noise_seed, stream), len(m.train_rows), 0 if share_draws else i)
+            for i, m in enumerate(members)
+        ]
+        distinct: dict[tuple[int, int, int], int] = {}
+        owner = [distinct.setdefault(key, len(distinct)) for key in keys]
+        streams[placement] = batched.NoiseStreams(
+            seeds=tf.constant([key[0] for key in distinct], tf.int32),
+            first=tf.constant([owner.index(u) for u in range(len(distinct))], tf.int32),
+            owner=tf.constant(owner, tf.int32),
+            stddevs=tf.constant(stddevs, tf.float32),
+        )
+    return streams
 
 
 def _pack_rows(
@@ -157,6 +208,7 @@ class _Chunk:
         val_x: np.ndarray,
         val_y: np.ndarray,
         opt: Optimization,
+        share_draws: bool = True,
     ) -> None:
         self.opt = opt
         n_train = max(len(m.train_rows) for m in members)
@@ -167,16 +219,7 @@ class _Chunk:
         xt, yt, mt = _pack_rows([m.train_rows for m in members], train_x, train_y, steps * batch)
         n_val = max(1, max(len(m.val_rows) for m in members))
         xv, yv, mv = _pack_rows([m.val_rows for m in members], val_x, val_y, n_val)
-        noise = {
-            placement: (
-                tf.constant([derive_seed(m.noise_seed, stream) for m in members], tf.int32),
-                tf.constant(stddevs, tf.float32),
-            )
-            for placement, (stream, stddevs) in batched.noise_placements(
-                [m.net for m in members]
-            ).items()
-            if any(s > 0 for s in stddevs)
-        }
+        noise = noise_streams(members, share_draws)
         self.data = batched.ChunkData(
             train_x=tf.constant(xt),
             train_y=tf.constant(yt),
@@ -202,6 +245,7 @@ class _Chunk:
             epsilon=opt.epsilon,
             shuffle=opt.shuffle,
             noisy=frozenset(noise),
+            shared=frozenset(p for p, s in noise.items() if s.seeds.shape[0] < len(members)),
         )
         self.state = batched.initial_state(
             [glorot_uniform_mlp(m.init_seed, units, train_x.shape[1]) for m in members]

@@ -231,9 +231,7 @@ class SweepParams(Section):
         Strict(False),
         _NON_EMPTY_DISTINCT,
         AfterValidator(_distinct),
-    ] = Field(
-        description="noise levels swept (0 and the variants' levels are added)"
-    )
+    ] = Field(description="noise levels swept (0 and the variants' levels are added)")
     placements: Annotated[
         tuple[Placement, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)
     ] = Field(description="where the noise goes: input, hidden or both")

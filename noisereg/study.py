@@ -8,6 +8,7 @@ and sees the same noise stream, so differences between variants are paired.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,24 +184,7 @@ def choose_cells(cells: pd.DataFrame) -> tuple[dict[str, float], dict[str, float
 def run_grid(split: Split, params: Params) -> GridResult:
     """Return the CV grid: every width x noise cell scored, cells chosen, chosen ones refit."""
     grid, train = params.grid, params.train
-    folds = cv_splits(split.y_train, grid)
-    members, keys = [], []
-    for width in grid.hidden_units:
-        for stddev in grid.stddevs:
-            for repeat, fold, train_idx, val_idx in folds:
-                # Same seeds for a (repeat, fold) in every cell: cell differences are paired.
-                init = derive_seed(grid.seed, repeat, fold, 0)
-                noise = derive_seed(grid.seed, repeat, fold, 1)
-                members.append(
-                    engine.Member(
-                        Net.of(width, hidden_stddev=stddev),
-                        init,
-                        noise,
-                        tuple(map(int, train_idx)),
-                        tuple(map(int, val_idx)),
-                    )
-                )
-                keys.append((width, stddev, repeat, fold))
+    members, keys = grid_members(split.y_train, grid)
     result = compute.train(
         members,
         split.x_train,
@@ -225,6 +209,34 @@ def run_grid(split: Split, params: Params) -> GridResult:
     nets = [Net.of(int(c["hidden_units"]), hidden_stddev=c["noise"]) for c in chosen.values()]
     runs = train_replicates(split, nets, train, params.compute, "grid_search refit")
     return GridResult(cells, scores, best, one_se, dict(zip(chosen, runs, strict=True)))
+
+
+def grid_members(
+    y_train: np.ndarray, grid: GridParams, widths: Sequence[int] | None = None
+) -> tuple[list[engine.Member], list[tuple[int, float, int, int]]]:
+    """Return the CV models of every grid cell and their (width, stddev, repeat, fold).
+
+    A (repeat, fold) has the same seeds in every cell, so cell differences are paired and
+    one fold's models at every stddev of a width share their noise draws.
+    """
+    folds = cv_splits(y_train, grid)
+    members, keys = [], []
+    for width in grid.hidden_units if widths is None else widths:
+        for stddev in grid.stddevs:
+            for repeat, fold, train_idx, val_idx in folds:
+                init = derive_seed(grid.seed, repeat, fold, 0)
+                noise = derive_seed(grid.seed, repeat, fold, 1)
+                members.append(
+                    engine.Member(
+                        Net.of(width, hidden_stddev=stddev),
+                        init,
+                        noise,
+                        tuple(map(int, train_idx)),
+                        tuple(map(int, val_idx)),
+                    )
+                )
+                keys.append((width, stddev, repeat, fold))
+    return members, keys
 
 
 def sweep_configs(sweep: SweepParams) -> list[tuple[str, float, Net]]:

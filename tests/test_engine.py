@@ -145,3 +145,53 @@ def test_chunks_group_by_architecture_and_noise_placements() -> None:
     members = [engine.Member(net, i, i, ALL_TRAIN, ALL_TEST) for i, net in enumerate(nets)]
     assert engine.plan_chunks(members, 256) == [[0, 2, 5], [1, 4], [3]]
     assert engine.plan_chunks(members, 2) == [[0, 2], [5], [1, 4], [3]]
+
+
+def grid_like_members(rows_per_fold: list[tuple[int, ...]]) -> list[engine.Member]:
+    """Every fold at three stddevs, seeds shared by fold: the grid's common random numbers."""
+    return [
+        engine.Member(Net.of(24, hidden_stddev=s), 40 + fold, 140 + fold, rows, ALL_TEST)
+        for s in (0.1, 0.3, 0.9)
+        for fold, rows in enumerate(rows_per_fold)
+    ]
+
+
+def test_models_sharing_a_stream_draw_it_once_with_the_same_results(split: Split) -> None:
+    # Two folds of 20 rows share nothing but their size; a 10-row fold takes fewer steps in
+    # minibatch mode, so a copy of it with a 20-row fold's seed would need its own stream.
+    folds = [tuple(range(20)), tuple(range(10, 30)), tuple(range(0, 30, 3))]
+    members = grid_like_members(folds)
+    streams = engine.noise_streams(members)["pre0"]
+    assert streams.seeds.shape[0] == 3  # one stream per fold, not one per model
+    np.testing.assert_array_equal(streams.owner, [0, 1, 2] * 3)
+    data = (split.x_train, split.y_train, split.x_test, split.y_test)
+    for opt in (OPT, engine.Optimization.keras_adam(30, 8, log_every=10)):
+        shared = engine._Chunk(members, *data, opt)
+        alone = engine._Chunk(members, *data, opt, share_draws=False)
+        assert shared.shape.shared == {"pre0"} and alone.shape.shared == frozenset()
+        with_sharing, without = shared.run("shared", 0.0), alone.run("per model", 0.0)
+        assert_same_weights(with_sharing.weights, without.weights)
+        for column in engine.HISTORY_COLUMNS:
+            np.testing.assert_array_equal(with_sharing.history[column], without.history[column])
+
+
+def test_shared_draws_match_models_trained_one_by_one(split: Split) -> None:
+    members = grid_like_members([tuple(range(20)), tuple(range(10, 30))])
+    together = train(split, members)
+    assert engine.noise_streams(members)["pre0"].seeds.shape[0] == 2
+    # Alone, a model's matmuls block differently (last bits, as for any batch-mates); its
+    # noise is the same bits, or the difference would be of the order of the stddevs.
+    for index in (0, 3, 5):
+        alone = train(split, [members[index]])
+        for x, y in zip(alone.weights[0].as_list(), together.weights[index].as_list(), strict=True):
+            np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(
+            alone.history["train_loss"][0], together.history["train_loss"][index], atol=1e-6
+        )
+
+
+def test_a_group_larger_than_a_chunk_keeps_stream_sharers_together() -> None:
+    members = grid_like_members([ALL_TRAIN[:20], ALL_TRAIN[10:], ALL_TRAIN[::3]])
+    # Member order is stddev-major (0..2 at 0.1, 3..5 at 0.3, ...); sharers are i, i+3, i+6.
+    assert engine.plan_chunks(members, 6) == [[0, 3, 6, 1, 4, 7], [2, 5, 8]]
+    assert engine.plan_chunks(members, 9) == [list(range(9))]  # fits: order kept
