@@ -24,8 +24,6 @@ from noisereg.params import ComputeParams
 
 # Overrides compute.scheduler, so a cluster address need not be committed to params.yaml.
 SCHEDULER_ENV = "NOISEREG_DASK_SCHEDULER"
-# A task whose worker dies is retried on another worker this many times.
-TASK_RETRIES = 3
 
 
 def train(
@@ -59,7 +57,10 @@ def train(
                 opt,
                 compute.chunk_models,
                 f"{label} task {number}/{len(plan)}",
-                retries=TASK_RETRIES,
+                # No `retries`: those rerun a task that raised, and training raises only
+                # for bad input, which a rerun repeats. A task whose worker dies is
+                # rescheduled by the scheduler itself (distributed.scheduler.allowed-failures,
+                # 3 by default; tests/test_compute.py kills a worker mid-run).
                 pure=False,
             )
             for number, indices in enumerate(plan, start=1)

@@ -29,7 +29,6 @@ from noisereg.params_errors import Invalid, ParamsError, one_line
 Placement = Literal["input", "hidden", "both"]
 Dataset = Literal["reference", "large"]
 Backend = Literal["local", "dask"]
-PLACEMENTS: tuple[str, ...] = get_args(Placement)
 DATASETS: tuple[str, ...] = get_args(Dataset)
 MAX_DEPTH = 10
 NAME_PATTERN = r"^[A-Za-z0-9_]+$"
@@ -51,6 +50,15 @@ DropoutRate = Annotated[float, Field(ge=0.0, lt=1.0)]
 Widths = Annotated[tuple[Width, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)]
 Stddevs = Annotated[
     tuple[Stddev, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)
+]
+PositiveStddevs = Annotated[
+    tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...],
+    Strict(False),
+    _NON_EMPTY_DISTINCT,
+    AfterValidator(_distinct),
+]
+Placements = Annotated[
+    tuple[Placement, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)
 ]
 PerLayer = Annotated[tuple[Stddev, ...], Strict(False), Field(min_length=1)]
 PerLayerRate = Annotated[tuple[DropoutRate, ...], Strict(False), Field(min_length=1)]
@@ -226,15 +234,10 @@ class SweepParams(Section):
     """The `sweep` section: noise stddevs per placement at one hidden width."""
 
     hidden_units: Width = Field(description="width of the swept net")
-    stddevs: Annotated[
-        tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...],
-        Strict(False),
-        _NON_EMPTY_DISTINCT,
-        AfterValidator(_distinct),
-    ] = Field(description="noise levels swept (0 and the variants' levels are added)")
-    placements: Annotated[
-        tuple[Placement, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)
-    ] = Field(description="where the noise goes: input, hidden or both")
+    stddevs: PositiveStddevs = Field(
+        description="noise levels swept (0 and the variants' levels are added)"
+    )
+    placements: Placements = Field(description="where the noise goes: input, hidden or both")
 
 
 class ComputeParams(Section):

@@ -1,8 +1,8 @@
 """The DVC pipeline end to end in a temporary git + DVC repository with tiny params.
 
-One module-scoped repository runs the scenarios in order, as a user would: first run,
-no-op rerun, a one-variant edit, its revert (run-cache), code and report-only edits, an
-experiment, and a killed stage. Each `dvc repro` here costs ~5 s per stage (TF import).
+The repository is built and run once per module (`built`); every test gets its own copy
+(`repo`), so no test sees another's edits, experiments or killed stages, and the tests
+pass in any order. Each `dvc repro` here costs ~5 s per stage (TF import).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def restored(repo: Path, *paths: str) -> Iterator[None]:
     """Restore the files (params, code) a test edits and the pipeline's state, even if it fails.
 
     The restored inputs make every stage a run-cache hit, so `dvc repro` puts the outputs
-    back in seconds and the next test starts from the first run's state.
+    back in seconds and the test's later checks see the first run's state again.
     """
     saved = {path: (repo / path).read_bytes() for path in paths}
     try:
@@ -84,7 +84,8 @@ def weight_bytes(repo: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any]) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any]) -> Path:
+    """A git + DVC repo of the tiny study, after its first `dvc repro` (log in run.log)."""
     path = tmp_path_factory.mktemp("pipeline")
     for name in ("noisereg", "stages"):
         shutil.copytree(ROOT / name, path / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -94,12 +95,23 @@ def repo(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any]) 
     sh(path, "git", "config", "user.email", "test@example.invalid")
     sh(path, "git", "config", "user.name", "test")
     dvc(path, "init", "-q")
+    (path.parent / "run.log").write_text(dvc(path, "repro"))
+    sh(path, "git", "add", "-A")
+    sh(path, "git", "commit", "-qm", "tiny study")
     return path
 
 
 @pytest.fixture(scope="module")
-def first_run(repo: Path) -> str:
-    return dvc(repo, "repro")
+def first_run(built: Path) -> str:
+    return (built.parent / "run.log").read_text()
+
+
+@pytest.fixture
+def repo(built: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the built repo (DVC's temporary state left behind)."""
+    copy = tmp_path / "repo"
+    shutil.copytree(built, copy, symlinks=True, ignore=shutil.ignore_patterns("tmp"))
+    return copy
 
 
 def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
@@ -210,8 +222,6 @@ def test_each_stage_depends_on_exactly_the_data_it_reads(repo: Path, first_run: 
 
 
 def test_experiment_row_carries_new_metrics(repo: Path, first_run: str) -> None:
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "tiny study", check=False)  # no-op if already committed
     try:
         dvc(repo, "exp", "run", "-S", "variants.hidden_noise.hidden_stddev=0.9", "-n", "loud")
         text = json.dumps(json.loads(dvc(repo, "exp", "show", "--json")))
@@ -235,8 +245,6 @@ def paired_test_text(repo: Path, experiment: str) -> str:
 
 
 def test_queued_and_temp_experiments_run_their_own_code(repo: Path, first_run: str) -> None:
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "tiny study", check=False)
     stats = repo / "noisereg" / "stats.py"
     original = stats.read_text()
     edited = original.replace(

@@ -9,7 +9,7 @@ import pytest
 from noisereg.data import Split
 from noisereg.net import Net, placement_net
 from noisereg.params import GridParams, Params
-from noisereg.study import cell_table, choose_cells, cv_splits, train_replicates
+from noisereg.study import cell_table, choose_cells, cv_splits, grid_members, train_replicates
 from noisereg.summary import comparisons, sweep_points, sweep_summary
 
 
@@ -49,6 +49,25 @@ def test_replicates_share_initial_weights_across_variants(
             np.testing.assert_allclose(x, y, atol=1e-6)
     first, second = a.weights[0].kernels[0], a.weights[1].kernels[0]
     assert np.abs(first - second).max() > 0.1  # replicates do start apart
+
+
+def test_grid_members_train_on_the_fold_and_score_on_the_rest(split: Split) -> None:
+    grid = GridParams(hidden_units=(8, 16), stddevs=(0.1, 0.5), cv_folds=5, cv_repeats=2, seed=7)
+    members, keys = grid_members(split.y_train, grid)
+    assert len(members) == 2 * 2 * 10 and len(keys) == len(members)
+    by_fold: dict[tuple[int, int], set[tuple]] = {}
+    for member, (width, stddev, repeat, fold) in zip(members, keys, strict=True):
+        assert member.net == Net.of(width, hidden_stddev=stddev)
+        train_rows, val_rows = set(member.train_rows), set(member.val_rows)
+        assert not train_rows & val_rows and train_rows | val_rows == set(range(30))
+        assert len(val_rows) == 6  # 30 points in 5 folds
+        # One (repeat, fold) has the same rows and seeds in every cell: cells are paired.
+        by_fold.setdefault((repeat, fold), set()).add(
+            (member.train_rows, member.val_rows, member.init_seed, member.noise_seed)
+        )
+    assert len(by_fold) == 10 and all(len(cells) == 1 for cells in by_fold.values())
+    seeds = {next(iter(cells))[2:] for cells in by_fold.values()}
+    assert len(seeds) == 10  # and folds differ from each other
 
 
 def test_cv_splits_are_stratified_and_reshuffled(split: Split) -> None:
