@@ -218,21 +218,44 @@ def noise_sweep(points: pd.DataFrame) -> Figure:
 
 
 def paired_differences(rows: Sequence[Mapping[str, Any]], margin: float) -> Figure:
-    """Return a forest plot of paired test-accuracy differences with their CIs, margin shaded."""
-    figure, ax = plt.subplots(figsize=(6.4, 0.6 * len(rows) + 1.4))
-    ax.axvspan(-margin, margin, color="grey", alpha=0.2, lw=0, label="practical equivalence")
-    for i, row in enumerate(rows):
+    """Return a forest plot of paired test-accuracy differences with their CIs, margin shaded.
+
+    Rows are grouped by the noiseless reference they are paired with (one experiment each:
+    placements against baseline, depth, data size), each group under a bold heading.
+    """
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(str(row["compare_to"]), []).append(row)
+    ticks: list[tuple[float, str, bool]] = []  # (y, label, is a heading)
+    points: list[tuple[float, Mapping[str, Any]]] = []
+    y = 0.0
+    for reference, members in groups.items():
+        ticks.append((y, f"vs {reference}", True))
+        for row in members:
+            y += 1.0
+            ticks.append((y, str(row["variant"]), False))
+            points.append((y, row))
+        y += 1.3
+    figure, ax = plt.subplots(figsize=(6.4, 0.32 * y + 1.3))
+    ax.axvspan(-margin, margin, color="grey", alpha=0.25, lw=0)
+    for row_y, row in points:
         mean, low, high = (
             float(row[k]) if row[k] is not None else float("nan")
             for k in ("diff", "ci_low", "ci_high")
         )
         ax.errorbar(
-            [mean], [i], xerr=[[mean - low], [high - mean]], fmt="o", color="#0072B2", capsize=4
+            [mean],
+            [row_y],
+            xerr=[[mean - low], [high - mean]],
+            fmt="o",
+            color="#0072B2",
+            capsize=4,
         )
     ax.axvline(0.0, color="k", lw=1)
-    labels = [f"{r['variant']} vs {r.get('compare_to', 'baseline')}" for r in rows]
-    ax.set_yticks(range(len(rows)), labels)
-    ax.set_xlabel("test accuracy difference vs the noiseless reference (paired by seed)")
+    ax.set_yticks([t[0] for t in ticks], [t[1] for t in ticks])
+    for label, (_, _, heading) in zip(ax.get_yticklabels(), ticks, strict=True):
+        label.set_fontweight("bold" if heading else "normal")
+    ax.set_ylim(y - 0.8, -0.7)  # first group on top
+    ax.set_xlabel(f"test accuracy difference, paired by seed (grey: within +-{margin:g})")
     ax.grid(alpha=0.3, axis="x")
-    ax.set_title("Paired differences with confidence intervals")
     return figure

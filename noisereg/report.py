@@ -40,7 +40,7 @@ DIFFERENCES_FROM_REFERENCE = [
     "several seeds, with paired comparisons and confidence intervals.",
     "The reference's README lists more noisy layers, deeper nets, a setting without "
     "overfitting and noise on activations, weights and outputs as future work; here they are "
-    "variants of the study (section 'Beyond the reference').",
+    "variants of the study, compared with their noiseless references.",
     "The reference picked its grid winner by 5-fold CV and never scored it on the held-out "
     "test set. Here CV is repeated and stratified, the best and one-standard-error cells are "
     "refit on all training points over the replicate seeds, and their test accuracy is reported.",
@@ -117,12 +117,6 @@ def p_text(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def p_relation(p: float | None) -> str:
-    """Return a p-value with its relation: '= 0.012' or '< 0.001'."""
-    text = p_text(p)
-    return text if text.startswith("<") else f"= {text}"
-
-
 def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
     rows = []
     # In params order (the JSON file's keys are sorted).
@@ -132,12 +126,6 @@ def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
         c = results.comparisons[name]
         diff = c["diff"]
         outcome = c["verdict"]
-        sentence = {
-            "helped": "helped: test accuracy rose by more than the margin",
-            "hurt": "hurt: test accuracy fell by more than the margin",
-            "no practical difference": "made no practical difference (within the margin)",
-            "inconclusive": "was inconclusive at this sample size",
-        }[outcome]
         reference = c.get("compare_to", "baseline")
         rows.append(
             {
@@ -156,11 +144,6 @@ def _comparison_rows(results: StudyResults) -> list[dict[str, Any]]:
                     f"[{c['decision_low']:+.3f}, {c['decision_high']:+.3f}]"
                     if c.get("decision_low") is not None
                     else "n/a"
-                ),
-                "sentence": (
-                    f"{name} vs {reference}: noise {sentence} (paired difference "
-                    f"{signed_interval(diff)}, "
-                    f"Holm-adjusted p {p_relation(c.get('p_holm'))})."
                 ),
             }
         )
@@ -185,7 +168,6 @@ def _result_rows(results: StudyResults) -> list[dict[str, Any]]:
                 "noise": m.get("noise", "n/a"),
                 "hidden_units": " x ".join(map(str, m.get("hidden_units", []))),
                 "data": m.get("dataset", "reference"),
-                "replicates": m["replicates"],
                 "train": interval(m["train_acc"]),
                 "test": interval(m["test_acc"]),
                 "gap": interval(m["gap"]),
@@ -197,86 +179,105 @@ def _result_rows(results: StudyResults) -> list[dict[str, Any]]:
     return rows
 
 
-def _summary(results: StudyResults, comparisons: list[dict[str, Any]]) -> list[str]:
-    base = results.variants.get("baseline")
-    sentences = []
-    if base:
-        sentences.append(
-            f"Without noise the net fits the training set ({interval(base['train_acc'])}) but "
-            f"reaches {interval(base['test_acc'])} on the held-out points over "
-            f"{base['replicates']} seeds (mean [{results.confidence:.0%} CI]), a gap of "
-            f"{interval(base['gap'])}."
-        )
-    comparisons = [r for r in comparisons if r["compare_to"] == "baseline"]
-    phrases = {
-        "helped": "noise helped in ",
-        "hurt": "hurt in ",
-        "no practical difference": "made no practical difference in ",
-        "inconclusive": "was inconclusive in ",
-    }
-    parts = []
-    for outcome, phrase in phrases.items():
-        names = [r["variant"] for r in comparisons if r["verdict"] == outcome]
-        if names:
-            parts.append(phrase + ", ".join(names))
-    if parts:
-        details = "; ".join(f"{r['variant']} {r['diff_text']}" for r in comparisons)
-        sentences.append(
-            "Against the same seeds without noise, with differences inside "
-            f"+-{results.methods['equivalence_margin']:g} counted as no practical difference, "
-            + "; ".join(parts)
-            + f" (paired test-accuracy differences: {details})."
-        )
-    best, one_se = results.grid.get("best"), results.grid.get("one_se")
-    refits = results.summary.get("grid_refits", {})
-    if best and one_se and refits:
-        sentences.append(
-            f"The grid's CV winner ({best['hidden_units']} units, noise {best['noise']:g}) scored "
-            f"{best['cv_mean']:.3f} +- {best['cv_se']:.3f} (SE) in CV and "
-            f"{interval(refits['best']['test_acc'])} on the test set; the one-standard-error "
-            f"choice ({one_se['hidden_units']} units, noise {one_se['noise']:g}) scored "
-            f"{interval(refits['one_se']['test_acc'])}."
-        )
-    return sentences
+# How the summary names a setting found by `summary.findings`.
+PLACEMENT_WORDS = {
+    "input": "input noise",
+    "hidden": "pre-activation noise",
+    "both": "input and pre-activation noise",
+}
+VERDICT_PHRASES = {
+    "helped": "helped",
+    "hurt": "hurt",
+    "no practical difference": "made no practical difference",
+    "inconclusive": "was inconclusive",
+}
 
 
-def _discussion(results: StudyResults, comparisons: list[dict[str, Any]]) -> list[str]:
-    """Return sentences on which placement helps most and where noise stops helping."""
-    sentences = []
-    placements = sorted(
-        (r for r in comparisons if r["compare_to"] == "baseline"),
-        key=lambda r: r["diff"],
-        reverse=True,
+def _setting(results: StudyResults, key: str) -> str:
+    """Return words for a findings key: 'variant:<name>', 'sweep:<placement>:<s>', 'grid:<c>'."""
+    kind, _, rest = key.partition(":")
+    if kind == "variant":
+        return f"{rest} ({results.variants[rest]['noise']})"
+    if kind == "sweep":
+        placement, stddev = rest.split(":")
+        return f"{PLACEMENT_WORDS.get(placement, placement)} {stddev} (noise sweep)"
+    cell = results.grid[rest]
+    label = "best CV cell" if rest == "best" else "one-standard-error cell"
+    return (
+        f"the grid's {label} ({cell['hidden_units']} units, pre-activation noise {cell['noise']:g})"
     )
-    if placements:
-        top = placements[0]
-        ranking = ", ".join(f"{r['variant']} {r['diff']:+.3f}" for r in placements)
-        sentences.append(
-            f"On the reference data, {top['variant']} ({top['noise']}) changed test accuracy "
-            f"most: {top['diff_text']} against baseline, {top['verdict']} (Holm p "
-            f"{p_relation(top['p_holm_value'])}). Mean paired differences, "
-            f"largest first: {ranking}."
-        )
+
+
+def _summary(results: StudyResults, comparisons: list[dict[str, Any]]) -> list[str]:
+    """Return three to five sentences that answer the study's question from the numbers."""
+    sentences = []
+    margin = results.methods["equivalence_margin"]
     base = results.variants.get("baseline")
-    for name, metrics in results.variants.items():
-        if name == "baseline" or metrics.get("compare_to") is not None:
-            continue
-        children = [r for r in comparisons if r["compare_to"] == name]
-        if not children:
-            continue
-        setting = (
-            f"the {metrics.get('dataset')} dataset"
-            if metrics.get("dataset", "reference") != "reference"
-            else "hidden layers " + " x ".join(map(str, metrics.get("hidden_units", [])))
+    against_base = [r for r in comparisons if r["compare_to"] == "baseline"]
+    if base:
+        helped = sum(r["verdict"] == "helped" for r in against_base)
+        sentences.append(
+            f"Without noise the net fits its training points (train accuracy "
+            f"{base['train_acc']['mean']:.3f}) but scores {interval(base['test_acc'])} on the "
+            f"test points (mean [{results.confidence:.0%} CI] over {base['replicates']} seeds); "
+            f"{helped} of {len(against_base)} noise variants on the same data and seeds raised "
+            f"test accuracy by more than the margin of {margin:g} (figure below)."
         )
-        gap = f"the noiseless net's train - test gap is {interval(metrics['gap'])}"
-        if base:
-            gap += f" (baseline: {interval(base['gap'])})"
-        effects = "; ".join(
-            f"{r['variant']} ({r['noise']}) {r['diff_text']}, {r['verdict']}" for r in children
+    found = results.summary.get("findings") or {}
+    if found:
+        refit = results.summary.get("grid_refits", {}).get("best")
+        cv_choice = (
+            f"; the grid's cross-validated choice scored {interval(refit['test_acc'])}"
+            if refit and found["best"] != "grid:best"
+            else ""
         )
-        sentences.append(f"Against {name} ({setting}): {gap}. Noise compared with it: {effects}.")
+        sentences.append(
+            f"The best setting found anywhere in the study is {_setting(results, found['best'])}: "
+            f"{interval(found['best_test_acc'])}, {signed_interval(found['best_vs_baseline'])} "
+            f"over the same seeds without noise (picked on the test set, so optimistic"
+            f"{cv_choice})."
+        )
+        lead, runner = found["best_vs_runner_up"], _setting(results, found["runner_up"])
+        if lead["verdict"] == "helped":
+            sentences.append(
+                f"It leads the runner-up, {runner}, by {signed_interval(lead)} in a paired "
+                "comparison on the same seeds."
+            )
+        else:
+            sentences.append(
+                f"It is not distinguishable from the runner-up, {runner} (paired difference "
+                f"{signed_interval(lead)}, {lead['verdict']})."
+            )
+    limits = []
+    for reference in dict.fromkeys(r["compare_to"] for r in comparisons):
+        group = [r for r in comparisons if r["compare_to"] == reference]
+        if reference == "baseline":
+            group = [r for r in group if r["verdict"] == "hurt"]
+        if not group:
+            continue
+        effects = ", ".join(
+            f"{r['variant']} {VERDICT_PHRASES[r['verdict']]} ({r['diff_text']})" for r in group
+        )
+        limits.append(
+            f"against {reference} ({_setting_of_reference(results, reference)}) {effects}"
+        )
+    hurts = {p: s for p, s in found.get("sweep_hurts_from", {}).items() if s is not None}
+    if hurts:
+        levels = ", ".join(
+            f"{PLACEMENT_WORDS.get(p, p)} from {s:g}" for p, s in sorted(hurts.items())
+        )
+        limits.append(f"in the sweep, too much noise hurt ({levels})")
+    if limits:
+        sentences.append("Where noise stops helping: " + "; ".join(limits) + ".")
     return sentences
+
+
+def _setting_of_reference(results: StudyResults, name: str) -> str:
+    """Return what a noiseless reference varies: its dataset or its hidden layers."""
+    metrics = results.variants.get(name, {})
+    if metrics.get("dataset", "reference") != "reference":
+        return f"the {metrics['dataset']} dataset"
+    return "hidden layers " + " x ".join(map(str, metrics.get("hidden_units", [])))
 
 
 def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
@@ -318,9 +319,10 @@ def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
                 "paired_differences.png",
                 plots.paired_differences(comparison_rows, results.methods["equivalence_margin"]),
                 "Paired test-accuracy differences of each noise variant against its reference",
-                "Mean paired difference in test accuracy (variant - its noiseless reference, "
-                f"same seeds) with its {results.confidence:.0%} bootstrap interval; grey band: "
-                "the margin of practical equivalence. Left of the band: noise hurt.",
+                "Every comparison, grouped by the noiseless reference it is paired with: mean "
+                "paired difference in test accuracy (variant - reference, same seeds) with its "
+                f"{results.confidence:.0%} bootstrap interval; grey band: the margin of "
+                "practical equivalence. Right of the band: noise helped; left: it hurt.",
             )
         )
     if results.sweep is not None and not results.sweep.empty:
@@ -340,6 +342,10 @@ def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
         plots.save_figure(figure, directory / filename)
         figures.append({"file": filename, "alt": alt, "caption": caption})
     return figures
+
+
+# The figure shown right after the summary instead of with the others.
+SUMMARY_FIGURE = "paired_differences.png"
 
 
 def _markdown_text(value: Any) -> str:
@@ -366,8 +372,8 @@ def build_context(results: StudyResults, figures: list[dict[str, str]]) -> dict[
         "title": results.title,
         "confidence": f"{results.confidence:.0%}",
         "summary": _summary(results, comparisons),
-        "discussion": _discussion(results, comparisons),
         "results": _result_rows(results),
+        "seeds": " or ".join(sorted({str(m["replicates"]) for m in results.variants.values()})),
         "comparisons": comparisons,
         "replication_on": any(c["replication"] != "off" for c in comparisons),
         "paired_test": results.methods["paired_test"],
@@ -409,7 +415,8 @@ def build_context(results: StudyResults, figures: list[dict[str, str]]) -> dict[
             }
             for r in results.sweep.itertuples()
         ],
-        "figures": figures,
+        "summary_figures": [f for f in figures if f["file"] == SUMMARY_FIGURE],
+        "figures": [f for f in figures if f["file"] != SUMMARY_FIGURE],
         "differences": DIFFERENCES_FROM_REFERENCE,
         "params_yaml": results.params_yaml,
         "provenance": results.provenance,

@@ -222,6 +222,82 @@ def methods(params: Params, comparison_count: int) -> dict[str, Any]:
     }
 
 
+def findings(
+    per_seed: dict[str, pd.DataFrame],
+    refits: pd.DataFrame,
+    sweep_per_seed: pd.DataFrame,
+    params: Params,
+) -> dict[str, Any]:
+    """Return what the report's summary states: the best setting and where noise hurts.
+
+    Every setting trained on the reference data with the replicate seeds (the variants
+    compared with baseline, the sweep's points, the grid's refits) is paired with the
+    baseline by seed. The best is ranked against the runner-up only through their own
+    paired difference. Picking the best on the test set makes its estimate optimistic; the
+    report says so.
+    """
+    report = params.report
+    base = seed_set(per_seed["baseline"], 0)
+    candidates = {
+        f"variant:{name}": seed_set(per_seed[name], 0)
+        for name, variant in params.variants.items()
+        if variant.compare_to == "baseline"
+    }
+    for (placement, stddev), frame in sweep_per_seed.groupby(["placement", "stddev"], sort=False):
+        candidates[f"sweep:{placement}:{stddev:g}"] = seed_set(frame, 0)
+    for choice, frame in refits.groupby("choice", sort=True):
+        candidates[f"grid:{choice}"] = seed_set(frame, 0)
+    if len(candidates) < 2:
+        return {}
+    ranked = sorted(candidates, key=lambda key: -candidates[key]["test_correct"].mean())
+    best, runner_up = ranked[:2]
+
+    def versus(variant: pd.DataFrame, reference: pd.DataFrame) -> dict[str, Any]:
+        shown = paired_comparison(
+            variant["test_correct"],
+            reference["test_correct"],
+            int(reference["n_test"].iloc[0]),
+            report.confidence,
+            report.bootstrap_seed,
+            report.bootstrap_resamples,
+        )["diff"]
+        return {
+            **shown,
+            "verdict": verdict(shown["ci_low"], shown["ci_high"], report.equivalence_margin),
+        }
+
+    return {
+        "best": best,
+        "best_test_acc": _summary(
+            report, candidates[best]["test_correct"].to_numpy(), int(base["n_test"].iloc[0])
+        ),
+        "best_vs_baseline": versus(candidates[best], base),
+        "runner_up": runner_up,
+        "best_vs_runner_up": versus(candidates[best], candidates[runner_up]),
+        "sweep_hurts_from": _sweep_hurts_from(sweep_per_seed, base, report),
+    }
+
+
+def _sweep_hurts_from(
+    sweep_per_seed: pd.DataFrame, base: pd.DataFrame, report: ReportParams
+) -> dict[str, float | None]:
+    """Return, per placement, the smallest swept stddev whose verdict against baseline is hurt.
+
+    Verdicts use an interval Bonferroni-adjusted over the sweep's points.
+    """
+    points = list(sweep_per_seed.groupby(["placement", "stddev"], sort=True))
+    level = adjusted_confidence(report.confidence, len(points))
+    hurts: dict[str, float | None] = {}
+    for _, frame in points:
+        placement, stddev = str(frame["placement"].iloc[0]), float(frame["stddev"].iloc[0])
+        hurts.setdefault(placement, None)
+        if hurts[placement] is None and (
+            _decision(seed_set(frame, 0), base, level, report)["verdict"] == "hurt"
+        ):
+            hurts[placement] = stddev
+    return hurts
+
+
 def headline_metrics(summary: dict[str, Any]) -> dict[str, Any]:
     """Return one number per comparison (its mean paired difference) for `dvc metrics show`.
 
@@ -254,6 +330,7 @@ def build(
         "variant_order": list(params.variants),  # JSON keys are written sorted
         "comparisons": compared,
         "grid_refits": grid_refits(refits, params.report),
+        "findings": findings(per_seed, refits, sweep_per_seed, params),
         "methods": methods(params, len(compared)),
     }
     points = sweep_points(sweep_per_seed, per_seed, params)

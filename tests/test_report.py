@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from noisereg import plots
+from noisereg import plots, report
 from noisereg.data import Split
 from noisereg.net import MLPWeights, Net
 from noisereg.params import Params, SweepParams, VariantParams
 from noisereg.randomness import glorot_uniform_mlp
 from noisereg.report import StudyResults, write_report
-from noisereg.summary import build
+from noisereg.summary import build, findings
 from noisereg.surface import decision_surface
 
 EVIL = "<script>alert(1)</script>"
@@ -139,7 +139,7 @@ def test_outputs_and_markdown_links(report_dir: Path) -> None:
     assert EVIL not in prose and "&lt;script&gt;" in prose
     for section in (
         "## Summary",
-        "## Beyond the reference",
+        "## Paired comparisons",
         "## Differences from the reference",
         "## Provenance",
         "ReLU twice",
@@ -147,14 +147,80 @@ def test_outputs_and_markdown_links(report_dir: Path) -> None:
         assert section in markdown
 
 
-def test_discussion_ranks_placements_and_reads_reference_variants(report_dir: Path) -> None:
+def summary_section(markdown: str) -> str:
+    return markdown.split("## Summary")[1].split("## Results per variant")[0]
+
+
+def test_summary_answers_from_the_numbers(
+    report_dir: Path, split: Split, default_params: Params
+) -> None:
+    results = fixture_results(split, default_params)
+    found = results.summary["findings"]
     markdown = (report_dir / "report.md").read_text()
-    beyond = markdown.split("## Beyond the reference")[1].split("## Grid search")[0]
-    # input_noise is the only comparison against baseline, so it ranks first.
-    assert "input_noise (input 0.1) changed test accuracy most" in beyond
-    # deep_baseline is a reference of its own: its gap and its noisy partner are discussed.
-    assert "Against deep_baseline (hidden layers 4 x 4)" in beyond
-    assert "&lt;script&gt;" in beyond and "vs deep_baseline" in markdown
+    summary = summary_section(markdown)
+    sentences = [line for line in summary.splitlines() if line and not line.startswith(("!", "*"))]
+    assert 3 <= len(sentences) <= 5
+    # The best setting is the one with the highest mean test accuracy among all candidates.
+    best = found["best"]
+    assert f"{found['best_test_acc']['mean']:.3f}" in summary
+    assert report._setting(results, best).replace("<", "&lt;").replace(">", "&gt;") in summary
+    # Its ranking against the runner-up is stated with their own paired difference.
+    lead = report.signed_interval(found["best_vs_runner_up"])
+    assert f"runner-up, {report._setting(results, found['runner_up'])}" in summary
+    assert lead in summary
+    # The comparison against a reference other than baseline is where noise stops helping.
+    assert "Where noise stops helping: against deep_baseline (hidden layers 4 x 4)" in summary
+    assert "&lt;script&gt;" in summary
+    # The summary figure follows the summary sentences.
+    assert "](figures/paired_differences.png)" in summary
+
+
+def test_findings_rank_by_mean_and_pair_by_seed(default_params: Params) -> None:
+    def frame(counts: list[int]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "seed_set": 0,
+                "replicate": range(len(counts)),
+                "train_correct": 30,
+                "n_train": 30,
+                "test_correct": counts,
+                "n_test": 70,
+                "test_loss": 0.5,
+            }
+        )
+
+    base = frame([40, 41, 42, 43, 44, 45])
+    per_seed = {"baseline": base, "input_noise": frame([45, 46, 47, 48, 49, 50])}
+    params = default_params.model_copy(
+        update=dict(variants={n: default_params.variants[n] for n in per_seed})
+    )
+    # The sweep's hidden 0.3 is one count ahead of input_noise on every seed; hidden 1.0 hurts.
+    sweep = pd.concat(
+        [
+            frame([46, 47, 48, 49, 50, 51]).assign(placement="hidden", stddev=0.3),
+            frame([20, 21, 22, 23, 24, 25]).assign(placement="hidden", stddev=1.0),
+        ]
+    )
+    refits = frame([41, 41, 41, 41, 41, 41]).assign(choice="best")
+    found = findings(per_seed, refits, sweep, params)
+    assert found["best"] == "sweep:hidden:0.3" and found["runner_up"] == "variant:input_noise"
+    lead = found["best_vs_runner_up"]
+    assert lead["mean"] == 1 / 70 and lead["identical"]  # paired: the same +1 on every seed
+    assert lead["verdict"] == "helped"  # 0.014 > the 0.01 margin with no spread at all
+    assert found["best_vs_baseline"]["mean"] == 6 / 70
+    assert found["sweep_hurts_from"] == {"hidden": 1.0}
+
+
+def test_each_number_appears_once_in_the_body(report_dir: Path) -> None:
+    markdown = (report_dir / "report.md").read_text()
+    body = markdown.split("## Results per variant")[1].split("## Provenance")[0]
+    comparisons = body.split("## Paired comparisons")[1].split("## Grid search")[0]
+    assert not [line for line in comparisons.splitlines() if line.startswith("- ")]
+    rows = [line for line in comparisons.splitlines() if line.startswith("| ") and "[" in line]
+    assert rows
+    for row in rows:
+        difference = row.split(" | ")[3]
+        assert body.count(difference) == 1, difference
 
 
 def test_html_is_self_contained_and_escaped(report_dir: Path) -> None:
@@ -208,6 +274,10 @@ def test_report_in_headless_chromium(report_dir: Path) -> None:
             "#results-table tbody tr", "els => els.map(e => e.cells[0].textContent)"
         )
         script_count = page.eval_on_selector_all("script", "els => els.length")
+        wide_tables = page.eval_on_selector_all(
+            ".table-wrap",
+            "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.firstChild.id)",
+        )
         page.set_viewport_size({"width": 375, "height": 800})
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         browser.close()
@@ -220,6 +290,7 @@ def test_report_in_headless_chromium(report_dir: Path) -> None:
     assert rows == ["baseline", "input_noise", "deep_baseline", EVIL]
     assert script_count == 0
     assert overflow <= 0, "the page scrolls sideways on a narrow screen"
+    assert wide_tables == [], "these tables scroll sideways at 1280 px"
 
 
 def test_training_curves_title_does_not_overlap_the_panels(split: Split) -> None:
