@@ -253,8 +253,11 @@ def paired_differences(rows: Sequence[Mapping[str, Any]], margin: float) -> Figu
         )
     ax.axvline(0.0, color="k", lw=1)
     ax.set_yticks([t[0] for t in ticks], [t[1] for t in ticks])
-    for label, (_, _, heading) in zip(ax.get_yticklabels(), ticks, strict=True):
+    for label, tick, (_, _, heading) in zip(
+        ax.get_yticklabels(), ax.yaxis.get_major_ticks(), ticks, strict=True
+    ):
         label.set_fontweight("bold" if heading else "normal")
+        tick.tick1line.set_visible(not heading)
     ax.set_ylim(y - 0.8, -0.7)  # first group on top
     ax.set_xlabel(f"test accuracy difference, paired by seed (grey: within +-{margin:g})")
     ax.grid(alpha=0.3, axis="x")

@@ -183,7 +183,7 @@ def _result_rows(results: StudyResults) -> list[dict[str, Any]]:
 PLACEMENT_WORDS = {
     "input": "input noise",
     "hidden": "pre-activation noise",
-    "both": "input and pre-activation noise",
+    "both": "input + pre-activation noise",
 }
 VERDICT_PHRASES = {
     "helped": "helped",
@@ -248,7 +248,7 @@ def _summary(results: StudyResults, comparisons: list[dict[str, Any]]) -> list[s
                 f"It is not distinguishable from the runner-up, {runner} (paired difference "
                 f"{signed_interval(lead)}, {lead['verdict']})."
             )
-    limits = []
+    limits = []  # one clause per noiseless reference where noise did not help
     for reference in dict.fromkeys(r["compare_to"] for r in comparisons):
         group = [r for r in comparisons if r["compare_to"] == reference]
         if reference == "baseline":
@@ -261,14 +261,18 @@ def _summary(results: StudyResults, comparisons: list[dict[str, Any]]) -> list[s
         limits.append(
             f"against {reference} ({_setting_of_reference(results, reference)}) {effects}"
         )
+    if limits:
+        sentences.append("Where noise did not help: " + "; ".join(limits) + ".")
     hurts = {p: s for p, s in found.get("sweep_hurts_from", {}).items() if s is not None}
     if hurts:
         levels = ", ".join(
-            f"{PLACEMENT_WORDS.get(p, p)} from {s:g}" for p, s in sorted(hurts.items())
+            f"{PLACEMENT_WORDS.get(p, p)} from stddev {s:g}"
+            for p, s in sorted(hurts.items(), key=lambda item: item[1])
         )
-        limits.append(f"in the sweep, too much noise hurt ({levels})")
-    if limits:
-        sentences.append("Where noise stops helping: " + "; ".join(limits) + ".")
+        sentences.append(
+            f"Too much noise hurts: in the sweep, test accuracy fell below the "
+            f"noiseless net's by more than the margin for {levels}."
+        )
     return sentences
 
 
@@ -361,10 +365,12 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = _markdown_text
+    # An interval may wrap between its mean and its brackets, never between its bounds.
+    env.filters["nobreak"] = lambda value: str(value).replace(", ", ",\u00a0")
     return env
 
 
-def build_context(results: StudyResults, figures: list[dict[str, str]]) -> dict[str, Any]:
+def build_context(results: StudyResults, figures: list[dict[str, Any]]) -> dict[str, Any]:
     """Return the template context shared by the HTML and Markdown reports."""
     comparisons = _comparison_rows(results)
     best, one_se = results.grid["best"], results.grid["one_se"]
@@ -436,7 +442,6 @@ def display_width(png: bytes) -> int:
 def write_report(results: StudyResults, directory: Path) -> None:
     """Write report.html (self-contained), report.md and figures/*.png under directory."""
     figures = _figures(results, directory / "figures")
-    context = build_context(results, figures)
     embedded = []
     for f in figures:
         png = (directory / "figures" / f["file"]).read_bytes()
@@ -448,8 +453,10 @@ def write_report(results: StudyResults, directory: Path) -> None:
             }
         )
     html_text = (
-        _environment(True).get_template("report.html.j2").render(**{**context, "figures": embedded})
+        _environment(True).get_template("report.html.j2").render(build_context(results, embedded))
     )
-    markdown = _environment(False).get_template("report.md.j2").render(**context)
+    markdown = (
+        _environment(False).get_template("report.md.j2").render(build_context(results, figures))
+    )
     write_text(directory / "report.html", html_text)
     write_text(directory / "report.md", markdown)

@@ -169,7 +169,7 @@ def test_summary_answers_from_the_numbers(
     assert f"runner-up, {report._setting(results, found['runner_up'])}" in summary
     assert lead in summary
     # The comparison against a reference other than baseline is where noise stops helping.
-    assert "Where noise stops helping: against deep_baseline (hidden layers 4 x 4)" in summary
+    assert "Where noise did not help: against deep_baseline (hidden layers 4 x 4)" in summary
     assert "&lt;script&gt;" in summary
     # The summary figure follows the summary sentences.
     assert "](figures/paired_differences.png)" in summary
