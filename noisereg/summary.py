@@ -72,14 +72,7 @@ def comparisons(per_seed: dict[str, pd.DataFrame], params: Params) -> dict[str, 
     for name, reference in pairs.items():
         variant, base = seed_set(per_seed[name], 0), seed_set(per_seed[reference], 0)
         _check_paired(name, variant, reference, base)
-        shown = paired_comparison(
-            variant["test_correct"],
-            base["test_correct"],
-            int(base["n_test"].iloc[0]),
-            report.confidence,
-            report.bootstrap_seed,
-            report.bootstrap_resamples,
-        )
+        shown = _paired(variant, base, report.confidence, report)
         decision = _decision(variant, base, level, report)
         del decision["mean"]  # the shown `diff` carries it
         result[name] = {
@@ -118,18 +111,25 @@ def replication(
     return _decision(variant, reference, level, report)
 
 
-def _decision(
+def _paired(
     variant: pd.DataFrame, reference: pd.DataFrame, level: float, report: ReportParams
 ) -> dict[str, Any]:
-    """Return the paired difference's mean, its interval at `level`, and the verdict on it."""
-    diff = paired_comparison(
+    """Return the paired test-accuracy comparison of two seed-aligned frames at `level`."""
+    return paired_comparison(
         variant["test_correct"],
         reference["test_correct"],
         int(reference["n_test"].iloc[0]),
         level,
         report.bootstrap_seed,
         report.bootstrap_resamples,
-    )["diff"]
+    )
+
+
+def _decision(
+    variant: pd.DataFrame, reference: pd.DataFrame, level: float, report: ReportParams
+) -> dict[str, Any]:
+    """Return the paired difference's mean, its interval at `level`, and the verdict on it."""
+    diff = _paired(variant, reference, level, report)["diff"]
     return {
         "mean": diff["mean"],
         "decision_low": diff["ci_low"],
@@ -253,14 +253,7 @@ def findings(
     best, runner_up = ranked[:2]
 
     def versus(variant: pd.DataFrame, reference: pd.DataFrame) -> dict[str, Any]:
-        shown = paired_comparison(
-            variant["test_correct"],
-            reference["test_correct"],
-            int(reference["n_test"].iloc[0]),
-            report.confidence,
-            report.bootstrap_seed,
-            report.bootstrap_resamples,
-        )["diff"]
+        shown = _paired(variant, reference, report.confidence, report)["diff"]
         return {
             **shown,
             "verdict": verdict(shown["ci_low"], shown["ci_high"], report.equivalence_margin),
