@@ -86,6 +86,7 @@ class LoopShape:
     shuffle: bool
     noisy: frozenset[str]  # placements where some model's stddev is > 0
     shared: frozenset[str]  # noisy placements where some models share one stream's draws
+    regularized: bool = False  # some model has weight decay (l2 > 0)
 
 
 class NoiseStreams(NamedTuple):
@@ -115,6 +116,7 @@ class ChunkData(NamedTuple):
     val_mask: tf.Tensor
     shuffle_seeds: tf.Tensor  # [K] int32
     noise: dict[str, NoiseStreams]  # per noisy placement
+    l2: tf.Tensor  # [K] weight decay per model (used when LoopShape.regularized)
 
 
 # Per hidden layer (and last, the output layer): what the backward pass needs.
@@ -296,11 +298,21 @@ class BatchedLoop:
         shape, n = self.shape, self.n_params
         params, m, v, t = state[:n], state[n : 2 * n], state[2 * n : 3 * n], state[3 * n]
         logits, layers = self._forward(data, params, x, t)
-        sums = self._loss_acc(logits, y, mask) if with_metrics else None
         count = tf.reduce_sum(mask, 1)
+        sums = self._loss_acc(logits, y, mask) if with_metrics else None
+        if sums is not None and shape.regularized:
+            # Keras adds the penalty to each batch's mean loss: once per row in the row sum.
+            sums = (sums[0] + self._penalty(data, params) * count, sums[1])
         # d(mean BCE)/d(logit) = (sigmoid - y) / n over the batch's valid rows.
         g_logits = mask * (tf.sigmoid(logits) - y) / tf.maximum(count, 1.0)[:, None]
         grads = self._gradients(layers, g_logits)
+        if shape.regularized:  # d(l2 x sum(w^2))/dw = 2 l2 w, on kernels (even indices)
+            grads = [
+                g + 2.0 * tf.reshape(data.l2, [shape.k] + [1] * (len(g.shape) - 1)) * p
+                if index % 2 == 0
+                else g
+                for index, (g, p) in enumerate(zip(grads, params, strict=True))
+            ]
         # A member whose rows ran out this epoch (smaller CV fold) takes no step, as in Keras.
         active = count > 0
         t_new = t + tf.cast(active, tf.float32)
@@ -331,7 +343,17 @@ class BatchedLoop:
         logits, _ = self._forward(data, state[: self.n_params], data.val_x, None)
         loss_sum, correct_sum = self._loss_acc(logits, data.val_y, data.val_mask)
         n = tf.maximum(tf.reduce_sum(data.val_mask, 1), 1.0)
-        return loss_sum / n, correct_sum / n
+        loss = loss_sum / n
+        if self.shape.regularized:  # Keras' evaluation loss includes the penalty too
+            loss += self._penalty(data, state[: self.n_params])
+        return loss, correct_sum / n
+
+    @staticmethod
+    def _penalty(data: ChunkData, params: Sequence[tf.Tensor]) -> tf.Tensor:
+        """Return each model's weight-decay term: l2 x the sum of its squared kernel entries."""
+        kernels = params[0::2]  # the layout alternates kernel, bias
+        squares = [tf.reduce_sum(tf.square(k), axis=list(range(1, len(k.shape)))) for k in kernels]
+        return data.l2 * tf.add_n(squares)
 
     def _intervals(
         self,

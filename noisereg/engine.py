@@ -232,6 +232,7 @@ class _Chunk:
                 [derive_seed(m.noise_seed, batched.SHUFFLE_STREAM) for m in members], tf.int32
             ),
             noise=noise,
+            l2=tf.constant([m.net.l2 for m in members], tf.float32),
         )
         units = members[0].net.hidden_units
         self.shape = batched.LoopShape(
@@ -246,6 +247,7 @@ class _Chunk:
             shuffle=opt.shuffle,
             noisy=frozenset(noise),
             shared=frozenset(p for p, s in noise.items() if s.seeds.shape[0] < len(members)),
+            regularized=any(m.net.l2 > 0 for m in members),
         )
         self.state = batched.initial_state(
             [glorot_uniform_mlp(m.init_seed, units, train_x.shape[1]) for m in members]

@@ -18,12 +18,19 @@ def build_model(
 ) -> keras.Model:
     """Return the Keras stack of a Net: the layer order documented in `noisereg.net`.
 
-    A noise layer is present only where its stddev (or rate) is positive. Keras has no layer
+    A noise layer is present only where its stddev (or rate) is positive; with weight
+    decay every Dense layer gets `kernel_regularizer=L2(l2)`. Keras has no layer
     for weight noise; it is training-only, so the inference model is the same without it,
     and tests pass a noisy `dense` factory to get the training semantics.
     Hidden noise sits on the pre-activation and ReLU is applied once (the reference's
     "both" model applied ReLU twice, putting its hidden noise after the activation).
     """
+    if net.l2 > 0:
+        plain_dense = dense
+
+        def dense(*args: Any, **kwargs: Any) -> keras.layers.Layer:
+            return plain_dense(*args, kernel_regularizer=keras.regularizers.L2(net.l2), **kwargs)
+
     # Explicit names: Keras' automatic ones count up per process ("sequential_3"), which
     # would make the saved files depend on how many models the process built before.
     layers: list[keras.layers.Layer] = [keras.Input(shape=(n_inputs,), name="inputs")]

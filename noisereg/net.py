@@ -8,6 +8,8 @@ order the layers apply it (the Keras stack in `models.build_model`):
          -> [+ post-activation noise] -> [x GaussianDropout multiplier]
       -> Dense(1) (kernel [+ weight noise]) -> [+ logit noise] -> sigmoid
 
+Weight decay (`l2`, not noise) adds l2 x the sum of squared kernel entries to the loss, as
+Keras' `kernel_regularizer=L2(l2)` on every Dense layer does (biases are not decayed).
 Additive noise is N(0, stddev^2); GaussianDropout(rate) multiplies by N(1, rate / (1 - rate))
 as Keras does. Weight noise: at every training step each kernel (not the biases) is replaced
 by kernel + N(0, stddev^2) drawn fresh for that step; the forward pass and the gradient use
@@ -43,6 +45,7 @@ class Net:
     dropout_rate: tuple[float, ...]
     weight_stddev: float
     logit_stddev: float
+    l2: float = 0.0  # weight decay on every kernel
 
     def __post_init__(self) -> None:
         depth = len(self.hidden_units)
@@ -63,6 +66,7 @@ class Net:
         dropout_rate: float | Sequence[float] = 0.0,
         weight_stddev: float = 0.0,
         logit_stddev: float = 0.0,
+        l2: float = 0.0,
     ) -> Net:
         """Return a Net; a single number for a per-layer setting applies to every layer."""
         units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
@@ -75,6 +79,7 @@ class Net:
             dropout_rate=per_layer(dropout_rate, depth),
             weight_stddev=float(weight_stddev),
             logit_stddev=float(logit_stddev),
+            l2=float(l2),
         )
 
     @property
@@ -115,7 +120,8 @@ class Net:
             parts.append(f"weights {self.weight_stddev:g}")
         if self.logit_stddev:
             parts.append(f"logits {self.logit_stddev:g}")
-        return ", ".join(parts) or "none"
+        noise = ", ".join(parts) or "none"
+        return f"{noise}, L2 {self.l2:g}" if self.l2 else noise
 
 
 # The sweep's placements: which of (input, hidden pre-activation) noise a placement sets.

@@ -189,6 +189,12 @@ class VariantParams(Section):
     logit_stddev: Stddev = Field(
         default=0.0, description="GaussianNoise on the output logit, before the sigmoid"
     )
+    l2: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="weight decay: l2 x the sum of squared kernel weights added to the loss",
+    )
     dataset: Dataset = Field(description="reference (data/reference/) or large (data/large/)")
     compare_to: VariantName | None = Field(
         default="baseline",
@@ -215,6 +221,7 @@ class VariantParams(Section):
             dropout_rate=self.dropout_rate,
             weight_stddev=self.weight_stddev,
             logit_stddev=self.logit_stddev,
+            l2=self.l2,
         )
 
 
@@ -325,11 +332,12 @@ class Params(Section):
         if "baseline" not in self.variants:
             raise Invalid("variants", "must include 'baseline' (the comparison reference)")
         baseline = self.variants["baseline"]
-        if not baseline.net.noiseless or baseline.dataset != "reference" or baseline.compare_to:
+        net = baseline.net
+        if not net.noiseless or net.l2 or baseline.dataset != "reference" or baseline.compare_to:
             raise Invalid(
                 "variants.baseline",
-                "must be the reference net without noise: no noise keys above 0, "
-                "dataset 'reference', no compare_to",
+                "must be the reference net without noise or weight decay: no noise key and "
+                "no l2 above 0, dataset 'reference', no compare_to",
             )
         for name, variant in self.variants.items():
             target = variant.compare_to

@@ -48,6 +48,20 @@ def test_layer_order(net: Net, expected: list[str]) -> None:
     assert ((probabilities > 0) & (probabilities < 1)).all()
 
 
+def test_weight_decay_is_a_kernel_regularizer_that_survives_saving(tmp_path: Path) -> None:
+    net = Net.of((8, 4), l2=0.01)
+    weights = glorot_uniform_mlp(5, (8, 4))
+    path = tmp_path / "m.keras"
+    save_keras(to_keras(weights, net), path)
+    loaded = keras.models.load_model(path)
+    dense = [layer for layer in loaded.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.kernel_regularizer.get_config() for layer in dense] == [{"l2": 0.01}] * 3
+    assert all(layer.bias_regularizer is None for layer in dense)
+    # Keras' penalty is l2 x the sum of squared kernel entries, the engine's definition.
+    expected = 0.01 * sum(float(np.square(k).sum()) for k in weights.kernels)
+    assert float(sum(loaded.losses)) == pytest.approx(expected, rel=1e-6)
+
+
 def test_noise_only_in_training() -> None:
     model = build_model(Net.of(8, input_stddev=0.5, hidden_stddev=0.5, dropout_rate=0.3))
     x = np.ones((4, 2), np.float32)

@@ -140,6 +140,16 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         ["variants.input_noise.weight_stddev", "[0.0, 1.0]", "1.5"],
     ),
     (
+        "negative weight decay",
+        variant_setter("l2", -1e-4),
+        ["variants.input_noise.l2", "[0.0, 1.0]", "-0.0001"],
+    ),
+    (
+        "weight decay on the baseline",
+        lambda raw: raw["variants"]["baseline"].update(l2=1e-4),
+        ["variants.baseline", "weight decay"],
+    ),
+    (
         "dropout rate 1",
         variant_setter("dropout_rate", 1.0),
         ["variants.input_noise.dropout_rate", "[0.0, 1.0)"],
