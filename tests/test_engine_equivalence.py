@@ -107,10 +107,11 @@ NETS = [REFERENCE_NET, DEEP_NET]
 NET_IDS = ["1x400", "32-16-8"]
 
 
-@pytest.mark.parametrize("net", NETS, ids=NET_IDS)
-@pytest.mark.parametrize("batch_size", [32, 8], ids=["full-batch", "minibatch"])
-def test_epoch_losses_match_fit(split: Split, net: Net, batch_size: int) -> None:
-    model = keras_model(net, 11)
+def fit_and_compare_losses(
+    split: Split, net: Net, seed: int, batch_size: int
+) -> tuple[engine.TrainResult, dict[str, list[float]]]:
+    """Train net with fit and with the engine for 100 epochs; assert equal loss curves."""
+    model = keras_model(net, seed)
     history = model.fit(
         split.x_train,
         split.y_train,
@@ -119,35 +120,26 @@ def test_epoch_losses_match_fit(split: Split, net: Net, batch_size: int) -> None
         shuffle=False,
         validation_data=(split.x_test, split.y_test),
         verbose=0,
-    )
-    result = engine_run(split, [net], [11], 100, batch_size)
+    ).history
+    result = engine_run(split, [net], [seed], 100, batch_size)
     for ours, theirs in (("train_loss", "loss"), ("val_loss", "val_loss")):
-        difference = np.abs(result.history[ours][0] - np.array(history.history[theirs]))
+        difference = np.abs(result.history[ours][0] - np.array(history[theirs]))
         assert difference.max() < 1e-5, f"{ours}: max |engine - fit| = {difference.max():.2e}"
-    np.testing.assert_allclose(
-        result.history["val_acc"][0], history.history["val_accuracy"], atol=1e-6
-    )
+    return result, history
+
+
+@pytest.mark.parametrize("net", NETS, ids=NET_IDS)
+@pytest.mark.parametrize("batch_size", [32, 8], ids=["full-batch", "minibatch"])
+def test_epoch_losses_match_fit(split: Split, net: Net, batch_size: int) -> None:
+    result, history = fit_and_compare_losses(split, net, 11, batch_size)
+    np.testing.assert_allclose(result.history["val_acc"][0], history["val_accuracy"], atol=1e-6)
 
 
 @pytest.mark.parametrize("batch_size", [32, 8], ids=["full-batch", "minibatch"])
 def test_weight_decay_losses_match_fit(split: Split, batch_size: int) -> None:
     # l2 = 1e-3 on 400 units: the penalty is ~0.1 of the loss, so leaving it out of the loss,
     # the validation loss or the gradient moves a curve by far more than 1e-5.
-    net = Net.of((400,), l2=1e-3)
-    model = keras_model(net, 13)
-    history = model.fit(
-        split.x_train,
-        split.y_train,
-        epochs=100,
-        batch_size=batch_size,
-        shuffle=False,
-        validation_data=(split.x_test, split.y_test),
-        verbose=0,
-    )
-    result = engine_run(split, [net], [13], 100, batch_size)
-    for ours, theirs in (("train_loss", "loss"), ("val_loss", "val_loss")):
-        difference = np.abs(result.history[ours][0] - np.array(history.history[theirs]))
-        assert difference.max() < 1e-5, f"{ours}: max |engine - fit| = {difference.max():.2e}"
+    result, _ = fit_and_compare_losses(split, Net.of((400,), l2=1e-3), 13, batch_size)
     plain = engine_run(split, [Net.of(400)], [13], 100, batch_size)
     assert np.abs(plain.history["val_loss"][0] - result.history["val_loss"][0]).max() > 1e-3
 

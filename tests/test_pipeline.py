@@ -172,14 +172,14 @@ def test_one_variant_edit_reruns_that_variant_then_revert_uses_run_cache(
 
 
 def test_code_edit_reruns_only_the_stages_that_read_it(repo: Path, first_run: str) -> None:
-    with restored(repo, "stages/sweep.py", "noisereg/plots.py"):
-        with (repo / "stages" / "sweep.py").open("a") as handle:
-            handle.write("# touched by test\n")
-        # sweep reruns; its outputs come out byte-identical, so DVC skips what follows it.
-        assert ran_stages(dvc(repo, "repro")) == {"sweep"}
-        with (repo / "noisereg" / "plots.py").open("a") as handle:
-            handle.write("# touched by test\n")
-        assert ran_stages(dvc(repo, "repro")) == {"report"}
+    # The repo is this test's own copy: the edits need no undoing.
+    with (repo / "stages" / "summarize.py").open("a") as handle:
+        handle.write("# touched by test\n")
+    # summarize reruns; its outputs come out byte-identical, so DVC skips what follows it.
+    assert ran_stages(dvc(repo, "repro")) == {"summarize"}
+    with (repo / "noisereg" / "plots.py").open("a") as handle:
+        handle.write("# touched by test\n")
+    assert ran_stages(dvc(repo, "repro")) == {"report"}
 
 
 def test_report_params_rerun_only_the_report(
@@ -187,10 +187,9 @@ def test_report_params_rerun_only_the_report(
 ) -> None:
     edited = tiny_raw(default_raw)
     edited["report"]["title"] = "Edited title"
-    with restored(repo, "params.yaml"):
-        write_params(repo, edited)
-        assert ran_stages(dvc(repo, "repro")) == {"report"}
-        assert "Edited title" in (repo / "reports" / "report.md").read_text()
+    write_params(repo, edited)
+    assert ran_stages(dvc(repo, "repro")) == {"report"}
+    assert "Edited title" in (repo / "reports" / "report.md").read_text()
 
 
 def stale_stages(repo: Path) -> set[str]:
@@ -219,19 +218,6 @@ def test_each_stage_depends_on_exactly_the_data_it_reads(repo: Path, first_run: 
         large.write_bytes(large.read_bytes() + b"0.0,0.0,0\n")
         assert stale_stages(repo) == {"data", "report"}
     assert "Data and pipelines are up to date" in dvc(repo, "status")
-
-
-def test_experiment_row_carries_new_metrics(repo: Path, first_run: str) -> None:
-    try:
-        dvc(repo, "exp", "run", "-S", "variants.hidden_noise.hidden_stddev=0.9", "-n", "loud")
-        text = json.dumps(json.loads(dvc(repo, "exp", "show", "--json")))
-        assert '"loud"' in text and re.search(r'"hidden_stddev": 0\.9\b', text)
-        summary = json.loads((repo / "metrics" / "summary.json").read_text())
-        noise = summary["variants"]["hidden_noise"]["noise"]
-        assert noise == "pre-activation 0.9"  # the experiment's results are here
-    finally:
-        sh(repo, "git", "checkout", "--", ".")
-        dvc(repo, "checkout", "--force")
 
 
 def paired_test_text(repo: Path, experiment: str) -> str:

@@ -215,21 +215,25 @@ def test_run_cache_restores_a_teammates_run_instead_of_training(origin: Path, s3
 
 
 def test_experiments_are_pushed_and_pulled(origin: Path, s3: S3) -> None:
-    dvc(origin, "exp", "run", "-n", "wider-margin", "-S", "report.equivalence_margin=0.02")
-    dvc(origin, "exp", "push", "origin", "wider-margin")
+    # A training param: `dvc exp run -S` retrains that variant, and the experiment's row and
+    # results (not the workspace's) travel to the teammate.
+    log = dvc(origin, "exp", "run", "-n", "louder", "-S", "variants.input_noise.input_stddev=0.2")
+    assert ran_stages(log.stdout) == {"train@input_noise", "summarize", "report"}
+    dvc(origin, "exp", "push", "origin", "louder")
     teammate = clone(origin, "experiments", s3)
-    dvc(teammate, "exp", "pull", "origin", "wider-margin")
-    assert "wider-margin" in dvc(teammate, "exp", "show", "--json").stdout
-    dvc(teammate, "exp", "apply", "wider-margin")
+    dvc(teammate, "exp", "pull", "origin", "louder")
+    shown = dvc(teammate, "exp", "show", "--json").stdout
+    assert "louder" in shown and re.search(r'"input_stddev": 0\.2\b', shown)
+    dvc(teammate, "exp", "apply", "louder")
     summary = json.loads((teammate / "metrics" / "summary.json").read_text())
-    assert summary["methods"]["equivalence_margin"] == 0.02
+    assert summary["variants"]["input_noise"]["noise"] == "input 0.2"
     restore(origin)
 
 
 def test_queued_experiments_all_succeed(origin: Path, s3: S3) -> None:
     teammate = clone(origin, "queue", s3)
     dvc(teammate, "pull")
-    for margin in ("0.005", "0.015", "0.03"):
+    for margin in ("0.005", "0.03"):
         dvc(teammate, "exp", "run", "--queue", "-S", f"report.equivalence_margin={margin}")
     dvc(teammate, "queue", "start", "-j", "2")
     deadline = time.monotonic() + 400
@@ -239,10 +243,10 @@ def test_queued_experiments_all_succeed(origin: Path, s3: S3) -> None:
         if not re.search(r"\b(Queued|Running)\b", status):
             break
         time.sleep(3)
-    assert status.count("Success") == 3, status
+    assert status.count("Success") == 2, status
     shown = json.loads(dvc(teammate, "exp", "show", "--json").stdout)
     text = json.dumps(shown)
-    for margin in ("0.005", "0.015", "0.03"):
+    for margin in ("0.005", "0.03"):
         assert re.search(rf'"equivalence_margin": {margin}\b', text), margin
     dvc(teammate, "queue", "stop", check=False)
 
