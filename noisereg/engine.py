@@ -161,23 +161,20 @@ def noise_streams(
     Without `share_draws` every member gets a stream of its own (the same values, drawn once
     per member; benchmarks/bench_engine.py times both).
     """
+    # Which stream each member draws from is the same for every placement: computed once.
+    keys = [_stream_key(m) if share_draws else (m.noise_seed, i) for i, m in enumerate(members)]
+    distinct: dict[tuple[int, int], int] = {}
+    owner = [distinct.setdefault(key, len(distinct)) for key in keys]
+    first = [keys.index(key) for key in distinct]
     streams = {}
     for placement, (stream, stddevs) in batched.noise_placements([m.net for m in members]).items():
-        if not any(s > 0 for s in stddevs):
-            continue
-        # (stream seed, training rows, member tag): the tag only separates unshared members.
-        keys = [
-            (derive_seed(m.noise_seed, stream), len(m.train_rows), 0 if share_draws else i)
-            for i, m in enumerate(members)
-        ]
-        distinct: dict[tuple[int, int, int], int] = {}
-        owner = [distinct.setdefault(key, len(distinct)) for key in keys]
-        streams[placement] = batched.NoiseStreams(
-            seeds=tf.constant([key[0] for key in distinct], tf.int32),
-            first=tf.constant([owner.index(u) for u in range(len(distinct))], tf.int32),
-            owner=tf.constant(owner, tf.int32),
-            stddevs=tf.constant(stddevs, tf.float32),
-        )
+        if any(s > 0 for s in stddevs):
+            streams[placement] = batched.NoiseStreams(
+                seeds=tf.constant([derive_seed(seed, stream) for seed, _ in distinct], tf.int32),
+                first=tf.constant(first, tf.int32),
+                owner=tf.constant(owner, tf.int32),
+                stddevs=tf.constant(stddevs, tf.float32),
+            )
     return streams
 
 
