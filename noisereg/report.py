@@ -441,22 +441,14 @@ def display_width(png: bytes) -> int:
 
 def write_report(results: StudyResults, directory: Path) -> None:
     """Write report.html (self-contained), report.md and figures/*.png under directory."""
-    figures = _figures(results, directory / "figures")
-    embedded = []
-    for f in figures:
+    figures = []
+    for f in _figures(results, directory / "figures"):
         png = (directory / "figures" / f["file"]).read_bytes()
-        embedded.append(
-            {
-                **f,
-                "src": "data:image/png;base64," + base64.b64encode(png).decode(),
-                "width": display_width(png),
-            }
-        )
-    html_text = (
-        _environment(True).get_template("report.html.j2").render(build_context(results, embedded))
-    )
-    markdown = (
-        _environment(False).get_template("report.md.j2").render(build_context(results, figures))
-    )
+        # The HTML embeds each figure; the Markdown links its file and ignores these keys.
+        src = "data:image/png;base64," + base64.b64encode(png).decode()
+        figures.append({**f, "src": src, "width": display_width(png)})
+    context = build_context(results, figures)
+    html_text = _environment(True).get_template("report.html.j2").render(context)
+    markdown = _environment(False).get_template("report.md.j2").render(context)
     write_text(directory / "report.html", html_text)
     write_text(directory / "report.md", markdown)
