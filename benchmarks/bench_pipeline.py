@@ -2,6 +2,7 @@
 
 Prints seconds per stage (from DVC's own log, wall clock between stage starts), the sum for
 the core study (the reference's four variants, grid search, sweep and the shared stages),
+the benefit map's stages together,
 how many output hashes equal the committed dvc.lock's (a code change that must not change
 results is proven by "all equal"), and a last line `total: N s`.
 Run: .venv/bin/python benchmarks/bench_pipeline.py
@@ -65,6 +66,8 @@ def main() -> None:
     core = [*SHARED_STAGES, *(f"train@{v}" for v in CORE_VARIANTS)]
     core_seconds = sum(timings.get(stage, 0.0) for stage in core)
     print(f"core study ({', '.join(core)}): {core_seconds:.0f} s")
+    mapped = [stage for stage in timings if stage.startswith("benefit_map@")]
+    print(f"benefit map ({len(mapped)} stages): {sum(timings[s] for s in mapped):.0f} s")
     differing = sorted(path for path in committed if built.get(path) != committed[path])
     same = len(committed) - len(differing)
     print(

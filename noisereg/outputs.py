@@ -15,6 +15,7 @@ import pandas as pd
 from noisereg.data import Split
 from noisereg.io import (
     InputError,
+    atomic_dir,
     read_csv,
     read_json,
     read_with,
@@ -25,6 +26,7 @@ from noisereg.net import MLPWeights
 from noisereg.surface import surface_frame
 
 if TYPE_CHECKING:  # the study's result types only; importing study would load TensorFlow
+    from noisereg.benefit import DatasetMap
     from noisereg.study import GridResult, ReplicateRun
 
 REPLICATE_COLUMNS = [
@@ -58,6 +60,37 @@ SWEEP_PATH = Path("plots") / "sweep.csv"
 VARIANTS_PLOT_PATH = Path("plots") / "variants.csv"
 SWEEP_REPLICATES_PATH = Path("plots") / "sweep_replicates.csv"
 REPORTS_DIR = Path("reports")
+BENEFIT_DIR = Path("plots") / "benefit"
+NO_NOISE = "none"  # the placement of the benefit map's noiseless rows
+BENEFIT_MAP_PATH = Path("plots") / "benefit_map.csv"
+BENEFIT_CURVES_PATH = Path("plots") / "benefit_curves.csv"
+BENEFIT_METRICS_PATH = Path("metrics") / "benefit_map.json"
+BENEFIT_REPLICATE_COLUMNS = [
+    "n_train",
+    "placement",
+    "stddev",
+    "replicate",
+    "test_correct",
+    "n_test",
+    "test_loss",
+    "test_ece",
+]
+BENEFIT_MAP_COLUMNS = [
+    "dataset",
+    "n_train",
+    "placement",
+    "stddev",
+    "replicates",
+    *(f"{m}_diff{end}" for m in ("acc", "loss", "ece") for end in ("", "_low", "_high")),
+]
+BENEFIT_CURVE_COLUMNS = [
+    "dataset",
+    "n_train",
+    *(f"{k}_acc{end}" for k in ("none", "cv", "gain") for end in ("", "_low", "_high")),
+    "cv_noisy_share",
+    "cv_median_stddev",
+]
+BENEFIT_CV_COLUMNS = ["n_train", "replicate", "stddev", "fold", "correct", "n_val"]
 
 
 def model_dir(name: str) -> Path:
@@ -187,3 +220,21 @@ def read_sweep_replicates() -> pd.DataFrame:
 def write_sweep(per_seed: pd.DataFrame) -> None:
     """Write plots/sweep_replicates.csv (one row per seed; the summarize stage adds the CIs)."""
     write_csv(SWEEP_REPLICATES_PATH, per_seed)
+
+
+def write_benefit(name: str, result: DatasetMap) -> None:
+    """Write one dataset's map cells, CV scores and scatter sample, replacing its directory."""
+    with atomic_dir(BENEFIT_DIR / name) as directory:
+        write_csv(directory / "replicates.csv", result.replicates)
+        write_csv(directory / "cv.csv", result.cv)
+        write_csv(directory / "sample.csv", result.sample)
+
+
+def read_benefit(name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return one dataset's (replicates, cv, sample) frames as benefit_map@<name> wrote them."""
+    directory, producer = BENEFIT_DIR / name, f"benefit_map@{name}"
+    return (
+        read_csv(directory / "replicates.csv", producer, BENEFIT_REPLICATE_COLUMNS),
+        read_csv(directory / "cv.csv", producer, BENEFIT_CV_COLUMNS),
+        read_csv(directory / "sample.csv", producer, ["x1", "x2", "label"]),
+    )

@@ -247,6 +247,113 @@ class SweepParams(Section):
     placements: Placements = Field(description="where the noise goes: input, hidden or both")
 
 
+class CirclesParams(Section):
+    """Two concentric circles (sklearn make_circles): a closed, curved boundary."""
+
+    factor: float = Field(gt=0.0, lt=1.0, description="inner radius / outer radius")
+    noise: float = Field(ge=0.0, le=10.0, description="stddev of the jitter on each point")
+
+
+class MoonsParams(Section):
+    """Two interleaved half circles (sklearn make_moons)."""
+
+    noise: float = Field(ge=0.0, le=10.0, description="stddev of the jitter on each point")
+
+
+class XorParams(Section):
+    """Four Gaussian blobs at (+-1, +-1), opposite corners in one class: a checkerboard."""
+
+    spread: float = Field(gt=0.0, le=10.0, description="stddev of each blob around its corner")
+
+
+class SpiralsParams(Section):
+    """Two interleaved spirals, one turned half a turn from the other."""
+
+    turns: float = Field(gt=0.0, le=5.0, description="turns of each spiral arm")
+    noise: float = Field(ge=0.0, le=10.0, description="stddev of the jitter on each point")
+
+
+class BlobsParams(Section):
+    """Two unit-variance Gaussian classes: linear, with irreducible error."""
+
+    separation: float = Field(
+        ge=0.0, le=100.0, description="distance between the class means, in stddevs"
+    )
+
+
+class DatasetsParams(Section):
+    """The `datasets` section: each generator's settings (noisereg/datasets.py draws them)."""
+
+    circles: CirclesParams = Field(description="concentric circles, the reference's generator")
+    moons: MoonsParams = Field(description="two interleaved half circles")
+    xor: XorParams = Field(description="four blobs in an XOR layout")
+    spirals: SpiralsParams = Field(description="two interleaved spirals")
+    blobs: BlobsParams = Field(description="two overlapping Gaussians (a linear problem)")
+
+
+MapDataset = Literal["circles", "moons", "xor", "spirals", "blobs"]
+MapDatasets = Annotated[
+    tuple[MapDataset, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)
+]
+MAX_DRAW = 100_000
+Sizes = Annotated[
+    tuple[Annotated[int, Field(ge=2, le=MAX_DRAW)], ...],
+    Strict(False),
+    _NON_EMPTY_DISTINCT,
+    AfterValidator(_distinct),
+]
+
+
+class BenefitMapParams(Section):
+    """The `benefit_map` section: noise against no noise over datasets x sizes x stddevs."""
+
+    datasets: MapDatasets = Field(
+        description="datasets mapped (keys of datasets): one benefit_map@<name> stage each"
+    )
+    sizes: Sizes = Field(
+        description="training-set sizes; every replicate draws its own training set"
+    )
+    placements: Placements = Field(description="noise placements mapped: input, hidden or both")
+    stddevs: Stddevs = Field(
+        description="noise stddevs mapped, each paired with the same seeds without noise"
+    )
+    replicates: int = Field(ge=2, le=10_000, description="training draws (and seeds) per cell")
+    hidden_units: Width = Field(description="width of the mapped one-hidden-layer net")
+    epochs: int = Field(
+        ge=1,
+        le=10_000_000,
+        description="full-batch Adam steps in every cell (Adam settings from train)",
+    )
+    test_points: int = Field(ge=2, le=1_000_000, description="test points drawn once per dataset")
+    cv_folds: int = Field(
+        ge=2,
+        le=1000,
+        description="stratified folds of each draw that choose the learning curves' stddev",
+    )
+    cv_placement: Placement = Field(
+        description="placement whose stddev CV chooses for the learning curves"
+    )
+    seed: Seed = Field(description="root of the draws, initial weights and noise streams")
+
+    @model_validator(mode="after")
+    def _draws_fit_the_folds(self) -> BenefitMapParams:
+        smallest = 2 * self.cv_folds
+        if min(self.sizes) < smallest:
+            raise Invalid(
+                "sizes",
+                f"must each be >= {smallest} (each class of a draw needs one point per "
+                f"fold; cv_folds is {self.cv_folds})",
+                list(self.sizes),
+            )
+        if self.cv_placement not in self.placements:
+            raise Invalid(
+                "cv_placement",
+                f"must be one of the mapped placements ({', '.join(self.placements)})",
+                self.cv_placement,
+            )
+        return self
+
+
 class ComputeParams(Section):
     """The `compute` section: where training runs and how many models one graph holds."""
 
@@ -316,6 +423,8 @@ class Params(Section):
     ]
     grid: GridParams
     sweep: SweepParams
+    datasets: DatasetsParams
+    benefit_map: BenefitMapParams
     compute: ComputeParams
     report: ReportParams
 
@@ -392,6 +501,8 @@ REPORT_SECTIONS = {
     "variants": None,
     "grid": None,
     "sweep": None,
+    "datasets": None,
+    "benefit_map": None,
     "compute": ("chunk_models",),
     "report": None,
 }

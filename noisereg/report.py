@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from noisereg import plots
+from noisereg import benefit_plots, benefit_report, plots
 from noisereg.data import Split
 from noisereg.io import write_text
 from noisereg.net import MLPWeights
@@ -51,6 +51,16 @@ DIFFERENCES_FROM_REFERENCE = [
 
 
 @dataclass(frozen=True)
+class BenefitMap:
+    """The benefit map's tables (plots/benefit_map.csv, plots/benefit_curves.csv), samples."""
+
+    cells: pd.DataFrame
+    curves: pd.DataFrame
+    samples: dict[str, pd.DataFrame]  # dataset -> sample of its test points
+    cv_placement: str
+
+
+@dataclass(frozen=True)
 class StudyResults:
     """Everything the report shows, read from the pipeline's tracked files."""
 
@@ -65,6 +75,7 @@ class StudyResults:
     params_yaml: str
     provenance: dict[str, Any] = field(default_factory=dict)
     heatmap_resolution: int = 200
+    benefit: BenefitMap | None = None
 
     @property
     def variants(self) -> dict[str, dict[str, Any]]:
@@ -341,6 +352,8 @@ def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
                 "x axis.",
             )
         )
+    if results.benefit is not None:
+        specs += _benefit_figures(results.benefit, results.confidence)
     figures = []
     for filename, figure, alt, caption in specs:
         plots.save_figure(figure, directory / filename)
@@ -348,8 +361,37 @@ def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
     return figures
 
 
-# The figure shown right after the summary instead of with the others.
+def _benefit_figures(benefit: BenefitMap, confidence: float) -> list[tuple[str, Any, str, str]]:
+    return [
+        (
+            "benefit_datasets.png",
+            benefit_plots.dataset_scatters(benefit.samples),
+            "A sample of each benefit-map dataset, coloured by class",
+            "The benefit map's datasets: 300 points of each test draw, coloured by class.",
+        ),
+        (
+            "benefit_map.png",
+            benefit_plots.benefit_heatmaps(benefit.cells),
+            "Heat-maps of the test-accuracy gain from noise by training size and stddev",
+            "Mean paired test-accuracy gain of each noise level over the same seeds without "
+            "noise, per dataset (rows) and placement (columns); blue: noise helped, red: it "
+            f"hurt. Outlined: the cell's {confidence:.0%} interval excludes 0 (per cell, not "
+            "adjusted across cells).",
+        ),
+        (
+            "benefit_curves.png",
+            benefit_plots.learning_curves(benefit.curves),
+            "Learning curves with and without the CV-chosen noise level",
+            f"Test accuracy versus training size (log scale): no noise, and "
+            f"{benefit.cv_placement} noise at the stddev chosen by CV on each training draw; "
+            f"bands: {confidence:.0%} intervals over draws.",
+        ),
+    ]
+
+
+# The figures shown right after the summary and in the benefit-map section, not with the others.
 SUMMARY_FIGURE = "paired_differences.png"
+BENEFIT_FIGURES = ("benefit_datasets.png", "benefit_map.png", "benefit_curves.png")
 
 
 def _markdown_text(value: Any) -> str:
@@ -422,7 +464,17 @@ def build_context(results: StudyResults, figures: list[dict[str, Any]]) -> dict[
             for r in results.sweep.itertuples()
         ],
         "summary_figures": [f for f in figures if f["file"] == SUMMARY_FIGURE],
-        "figures": [f for f in figures if f["file"] != SUMMARY_FIGURE],
+        "figures": [
+            f for f in figures if f["file"] != SUMMARY_FIGURE and f["file"] not in BENEFIT_FIGURES
+        ],
+        "benefit": None
+        if results.benefit is None
+        else {
+            **benefit_report.section(
+                results.benefit.cells, results.benefit.curves, results.benefit.cv_placement
+            ),
+            "figures": [f for f in figures if f["file"] in BENEFIT_FIGURES],
+        },
         "differences": DIFFERENCES_FROM_REFERENCE,
         "params_yaml": results.params_yaml,
         "provenance": results.provenance,

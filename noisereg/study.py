@@ -20,6 +20,7 @@ from noisereg.data import Split
 from noisereg.net import MLPWeights, Net, exact_logits, placement_net
 from noisereg.params import ComputeParams, GridParams, Params, SweepParams, TrainParams
 from noisereg.randomness import derive_seed
+from noisereg.scoring import correct_count, log_loss
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,6 @@ def replicate_seeds(root: int, replicate: int) -> tuple[int, int]:
     return derive_seed(root, replicate, 0), derive_seed(root, replicate, 1)
 
 
-def _bce(logits: np.ndarray, y: np.ndarray) -> float:
-    """Mean binary cross-entropy on logits, in the numerically stable form Keras uses."""
-    z = logits.astype(np.float64)
-    return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
-
-
-def correct_count(logits: np.ndarray, y: np.ndarray) -> int:
-    """Return how many points the logits classify correctly (an exact integer, not a ratio)."""
-    return int(np.count_nonzero((logits > 0) == (y > 0.5)))
-
-
 def score_seed(weights: MLPWeights, split: Split) -> dict[str, float | int]:
     """Return one replicate's correct counts, set sizes and test log-loss (machine-independent)."""
     train_logits = exact_logits(weights, split.x_train)
@@ -56,7 +46,7 @@ def score_seed(weights: MLPWeights, split: Split) -> dict[str, float | int]:
         "n_train": len(split.y_train),
         "test_correct": correct_count(test_logits, split.y_test),
         "n_test": len(split.y_test),
-        "test_loss": _bce(test_logits, split.y_test),
+        "test_loss": log_loss(test_logits, split.y_test),
     }
 
 

@@ -5,7 +5,7 @@ from noisereg.cli import run_stage
 from noisereg.data import dataset_dir, load_split
 from noisereg.io import read_csv
 from noisereg.params import DATASETS, REPORT_SECTIONS, load_params, read_raw_params
-from noisereg.report import StudyResults, write_report
+from noisereg.report import BenefitMap, StudyResults, write_report
 
 
 def main() -> None:
@@ -28,6 +28,14 @@ def main() -> None:
         params_yaml=provenance.params_text(read_raw_params(), REPORT_SECTIONS),
         provenance=provenance.collect(seeds, [dataset_dir(d) for d in DATASETS]),
         heatmap_resolution=params.report.heatmap_resolution,
+        benefit=BenefitMap(
+            cells=read_csv(outputs.BENEFIT_MAP_PATH, "summarize", outputs.BENEFIT_MAP_COLUMNS),
+            curves=read_csv(
+                outputs.BENEFIT_CURVES_PATH, "summarize", outputs.BENEFIT_CURVE_COLUMNS
+            ),
+            samples={name: outputs.read_benefit(name)[2] for name in params.benefit_map.datasets},
+            cv_placement=params.benefit_map.cv_placement,
+        ),
     )
     write_report(results, outputs.REPORTS_DIR)
 

@@ -1,9 +1,11 @@
 """DVC stage `summarize`: intervals, paired comparisons and verdicts from the per-seed results."""
 
-from noisereg import outputs, summary
+import pandas as pd
+
+from noisereg import benefit_summary, outputs, summary
 from noisereg.cli import run_stage
 from noisereg.io import write_csv, write_json
-from noisereg.params import load_params
+from noisereg.params import Params, load_params
 
 
 def main() -> None:
@@ -16,6 +18,22 @@ def main() -> None:
     write_json(outputs.COMPARISONS_PATH, summary.headline_metrics(result))
     write_csv(outputs.SWEEP_PATH, sweep)
     write_csv(outputs.VARIANTS_PLOT_PATH, summary.variant_table(result["variants"]))
+    summarize_benefit_map(params)
+
+
+def summarize_benefit_map(params: Params) -> None:
+    cells, curves = [], []
+    for name in params.benefit_map.datasets:
+        replicates, cv, _ = outputs.read_benefit(name)
+        cells.append(benefit_summary.map_cells(name, replicates, params.report))
+        curves.append(benefit_summary.learning_curves(name, replicates, cv, params))
+    cell_table, curve_table = (
+        pd.concat(cells, ignore_index=True),
+        pd.concat(curves, ignore_index=True),
+    )
+    write_csv(outputs.BENEFIT_MAP_PATH, cell_table)
+    write_csv(outputs.BENEFIT_CURVES_PATH, curve_table)
+    write_json(outputs.BENEFIT_METRICS_PATH, benefit_summary.headline(cell_table, curve_table))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,16 @@ def tiny_raw(default: dict[str, Any]) -> dict[str, Any]:
     for name in ("deep_baseline", "deep_hidden_all"):
         raw["variants"][name]["hidden_units"] = [8, 8]
     raw["report"].update(bootstrap_resamples=1000)
+    raw["benefit_map"].update(
+        datasets=["circles", "xor"],
+        sizes=[6, 12],
+        stddevs=[0.5],
+        replicates=3,
+        hidden_units=8,
+        epochs=20,
+        test_points=200,
+        cv_folds=2,
+    )
     return raw
 
 

@@ -31,16 +31,20 @@ def declared(definition: dict, key: str) -> list[str]:
     names = []
     for entry in definition.get(key, []):
         name = next(iter(entry)) if isinstance(entry, dict) else entry
-        names.append(name.replace("${key}", "<variant>"))
+        names.append(name.replace("${key}", "<variant>").replace("${item}", "<dataset>"))
     return names
+
+
+# How the README names each foreach stage.
+ROW_NAMES = {"train": "train@<variant>", "benefit_map": "benefit_map@<dataset>"}
 
 
 def test_stage_table_lists_every_stage_its_params_and_outputs() -> None:
     rows = table_rows("| stage | reads | writes |")
-    assert set(rows) == {"train@<variant>" if n == "train" else n for n in STAGES}
+    assert set(rows) == {ROW_NAMES.get(n, n) for n in STAGES}
     for name, stage in STAGES.items():
         definition = stage.get("do", stage)
-        _, reads, writes = rows["train@<variant>" if name == "train" else name]
+        _, reads, writes = rows[ROW_NAMES.get(name, name)]
         for param in declared(definition, "params"):
             assert f"`{param}`" in reads, f"{name}: param {param} missing from the README"
         for key in ("outs", "metrics", "plots"):

@@ -191,6 +191,32 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         setter("data", "large_n_samples", 2),
         ["data.large_n_samples", "integer >= 10"],
     ),
+    (
+        "unknown map dataset",
+        setter("benefit_map", "datasets", ["circles", "checkers"]),
+        ["benefit_map.datasets", "circles, moons, xor, spirals, blobs", "checkers"],
+    ),
+    ("zero map size", setter("benefit_map", "sizes", [0, 30]), ["benefit_map.sizes", ">= 2"]),
+    (
+        "map size beyond the generator's limit",
+        setter("benefit_map", "sizes", [30, 200_000]),
+        ["benefit_map.sizes", "<= 100000"],
+    ),
+    (
+        "map size that leaves a fold class empty",
+        setter("benefit_map", "sizes", [4, 30]),
+        ["benefit_map.sizes", "must each be >= 6", "[4, 30]"],
+    ),
+    (
+        "cv placement not mapped",
+        setter("benefit_map", "cv_placement", "both"),
+        ["benefit_map.cv_placement", "input, hidden", "'both'"],
+    ),
+    (
+        "negative circles factor",
+        lambda raw: raw["datasets"]["circles"].update(factor=-0.5),
+        ["datasets.circles.factor", "(0.0, 1.0)", "got -0.5"],
+    ),
 ]
 
 

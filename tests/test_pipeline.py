@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 VARIANTS = ("baseline", "input_noise", "hidden_noise", "deep_baseline", "deep_hidden_all")
+MAPPED = ("circles", "xor")  # the tiny params' benefit_map.datasets
 
 
 def sh(repo: Path, *command: str, check: bool = True) -> str:
@@ -117,7 +118,7 @@ def repo(built: Path, tmp_path: Path) -> Path:
 def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
     assert ran_stages(first_run) == {"data", "summarize", "grid_search", "sweep", "report"} | {
         f"train@{v}" for v in VARIANTS
-    }
+    } | {f"benefit_map@{d}" for d in MAPPED}
     summary = json.loads((repo / "metrics" / "summary.json").read_text())
     for variant in VARIANTS:
         assert (repo / "models" / variant / "seed_2.keras").exists()
@@ -143,8 +144,15 @@ def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
         "reports/report.html",
         "reports/report.md",
         "reports/figures/grid.png",
+        "reports/figures/benefit_map.png",
+        "plots/benefit_map.csv",
+        "plots/benefit/xor/replicates.csv",
     ):
         assert (repo / path).stat().st_size > 0, path
+    benefit = json.loads((repo / "metrics" / "benefit_map.json").read_text())
+    assert set(benefit) == set(MAPPED)
+    assert set(benefit["xor"]) == {"input", "hidden", "cv_gain"}
+    assert "## When does noise help?" in report
     assert "Data and pipelines are up to date" in dvc(repo, "status")
 
 
@@ -209,6 +217,28 @@ def test_summary_params_make_only_summarize_and_report_stale(
     with restored(repo, "params.yaml"):
         write_params(repo, edited)
         assert stale_stages(repo) == {"summarize", "report"}
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "stale"),
+    [
+        ("datasets", "xor", {"spread": 0.3}, {"benefit_map@xor"}),
+        ("benefit_map", "datasets", ["circles", "xor", "moons"], {"benefit_map@moons"}),
+    ],
+)
+def test_a_dataset_edit_makes_only_its_map_stale(
+    repo: Path,
+    first_run: str,
+    default_raw: dict[str, Any],
+    section: str,
+    key: str,
+    value: Any,
+    stale: set[str],
+) -> None:
+    edited = tiny_raw(default_raw)
+    edited[section][key] = value
+    write_params(repo, edited)
+    assert stale_stages(repo) == stale | {"summarize", "report"}
 
 
 def test_each_stage_depends_on_exactly_the_data_it_reads(repo: Path, first_run: str) -> None:

@@ -1,0 +1,187 @@
+"""The benefit map: generators, paired resampled draws, ECE, n_star, CV choice, stage errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from noisereg import benefit
+from noisereg.benefit_summary import cv_choice, map_cells, n_star
+from noisereg.datasets import GENERATORS, class_sizes, generate
+from noisereg.net import Net
+from noisereg.params import DatasetsParams, Params, parse_params
+from noisereg.scoring import expected_calibration_error
+from tests.conftest import ROOT, one_error_line, run_stage_in, tiny_raw
+
+
+@pytest.fixture(scope="module")
+def datasets(default_params: Params) -> DatasetsParams:
+    return default_params.datasets
+
+
+def test_every_declared_dataset_has_a_generator() -> None:
+    assert list(GENERATORS) == list(DatasetsParams.model_fields)
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+@pytest.mark.parametrize("n", [7, 30])
+def test_generators_are_deterministic_balanced_and_differ_per_seed(
+    datasets: DatasetsParams, name: str, n: int
+) -> None:
+    x, y = generate(datasets, name, n, seed=5)
+    again_x, again_y = generate(datasets, name, n, seed=5)
+    np.testing.assert_array_equal(x, again_x)
+    np.testing.assert_array_equal(y, again_y)
+    assert x.shape == (n, 2) and np.isfinite(x).all()
+    assert (np.count_nonzero(y == 0), np.count_nonzero(y == 1)) == class_sizes(n)
+    other_x, _ = generate(datasets, name, n, seed=6)
+    assert not np.array_equal(x, other_x)
+
+
+def test_a_generator_setting_changes_the_draw(datasets: DatasetsParams) -> None:
+    wider = datasets.model_copy(update={"xor": datasets.xor.model_copy(update={"spread": 0.9})})
+    narrow, _ = generate(datasets, "xor", 50, seed=1)
+    wide, _ = generate(wider, "xor", 50, seed=1)
+    assert np.abs(wide).std() > np.abs(narrow).std()
+
+
+def test_a_draw_without_both_classes_is_refused(datasets: DatasetsParams) -> None:
+    with pytest.raises(ValueError, match="one per class"):
+        generate(datasets, "moons", 1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def small(default_raw: dict[str, Any]) -> Params:
+    """Tiny map params with a stddev of exactly 0 among the mapped levels."""
+    raw = tiny_raw(default_raw)
+    raw["benefit_map"].update(stddevs=[0.0, 0.5], sizes=[6, 10])
+    return parse_params(raw)
+
+
+def test_one_replicate_shares_its_draw_and_seeds_replicates_differ(small: Params) -> None:
+    bm = small.benefit_map
+    draws = benefit.training_draws(small, "circles", 10)
+    assert len(draws) == bm.replicates
+    for a in range(len(draws)):
+        for b in range(a + 1, len(draws)):
+            assert not np.array_equal(draws[a][0], draws[b][0])
+    rows = [tuple(range(r * 10, (r + 1) * 10)) for r in range(bm.replicates)]
+    members = benefit.map_members(small, rows)
+    by_replicate: dict[tuple[int, int], set[Any]] = {}
+    for member in members:
+        by_replicate.setdefault(member.train_rows[:1], set()).add(
+            (member.train_rows, member.init_seed, member.noise_seed)
+        )
+    # Every net of a replicate (no noise and each placement x stddev) trains on the same
+    # rows of the pool from the same initial weights with the same noise stream.
+    assert len(by_replicate) == bm.replicates
+    assert all(len(shared) == 1 for shared in by_replicate.values())
+    assert len({m.net for m in members}) == 1 + len(bm.placements)  # stddev 0 is no noise
+
+
+@pytest.fixture(scope="module")
+def mapped(small: Params) -> benefit.DatasetMap:
+    return benefit.run_dataset(small, "xor")
+
+
+def test_a_stddev_of_zero_has_a_benefit_of_exactly_zero(
+    small: Params, mapped: benefit.DatasetMap
+) -> None:
+    cells = map_cells("xor", mapped.replicates, small.report)
+    zero = cells[cells["stddev"] == 0.0]
+    assert len(zero) == len(small.benefit_map.sizes) * len(small.benefit_map.placements)
+    for measure in ("acc", "loss", "ece"):
+        assert (zero[f"{measure}_diff"] == 0.0).all()
+    noisy = cells[cells["stddev"] == 0.5]
+    assert (noisy["loss_diff"] != 0.0).all()
+    assert len(mapped.replicates) == len(mapped.replicates.drop_duplicates())
+    assert (mapped.replicates["n_test"] == small.benefit_map.test_points).all()
+
+
+def test_cv_scores_every_candidate_on_every_fold_of_every_draw(
+    small: Params, mapped: benefit.DatasetMap
+) -> None:
+    bm = small.benefit_map
+    per_draw = mapped.cv.groupby(["n_train", "replicate", "stddev"])["n_val"].sum()
+    # The folds of one draw cover all its points once, for each candidate stddev.
+    assert (per_draw.reset_index()["n_val"] == per_draw.reset_index()["n_train"]).all()
+    assert len(per_draw) == len(bm.sizes) * bm.replicates * 2  # candidates: 0 and 0.5
+
+
+def test_cv_choice_takes_the_most_correct_then_the_least_noise() -> None:
+    cv = pd.DataFrame(
+        {
+            "n_train": [10] * 6,
+            "replicate": [0, 0, 0, 1, 1, 1],
+            "stddev": [0.0, 0.1, 0.3, 0.0, 0.1, 0.3],
+            "fold": [0] * 6,
+            "correct": [5, 7, 6, 6, 6, 4],
+            "n_val": [10] * 6,
+        }
+    )
+    chosen = cv_choice(cv)
+    assert list(chosen["stddev"]) == [0.1, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "labels", "expected"),
+    [
+        ([0.8] * 10, [1] * 8 + [0] * 2, 0.0),  # 80% confident, 80% right: calibrated
+        ([0.9] * 4, [1, 0, 1, 0], 0.4),  # 90% confident, 50% right
+        # Two bins: 0.95 (all right, gap 0.05) and 0.65 (one of two right, gap 0.15).
+        ([0.95, 0.95, 0.35, 0.65], [1, 1, 0, 0], (2 * 0.05 + 2 * 0.15) / 4),
+    ],
+)
+def test_expected_calibration_error_known_answers(
+    probabilities: list[float], labels: list[int], expected: float
+) -> None:
+    p = np.asarray(probabilities)
+    logits = np.log(p / (1 - p))
+    assert expected_calibration_error(logits, np.asarray(labels)) == pytest.approx(expected)
+
+
+def cells_with_lows(lows: dict[int, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"n_train": n, "stddev": s, "acc_diff": low + 0.01, "acc_diff_low": low}
+            for n, values in lows.items()
+            for s, low in zip((0.1, 0.3), values, strict=True)
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("lows", "expected"),
+    [
+        ({10: [0.02, -0.1], 30: [-0.01, 0.01], 90: [-0.02, -0.03], 270: [-0.1, -0.2]}, 90),
+        ({10: [0.02, -0.1], 30: [-0.01, -0.01], 90: [0.01, -0.03], 270: [-0.1, -0.2]}, 270),
+        ({10: [0.02, -0.1], 30: [0.01, 0.01], 90: [0.02, -0.03], 270: [-0.1, 0.03]}, None),
+        ({10: [-0.02, -0.1], 30: [-0.01, -0.01], 90: [-0.02, -0.03], 270: [-0.1, -0.2]}, 10),
+    ],
+)
+def test_n_star_is_where_no_stddev_helps_any_more(
+    lows: dict[int, list[float]], expected: int | None
+) -> None:
+    assert n_star(cells_with_lows(lows)) == expected
+
+
+def test_unknown_map_dataset_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "stages", tmp_path / "stages")
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    result = run_stage_in(tmp_path, "stages.benefit_map", "--dataset", "checkers")
+    assert result.returncode == 2
+    assert "unknown dataset 'checkers' in benefit_map.datasets; allowed: circles" in (
+        one_error_line(result)
+    )
+    assert not (tmp_path / "plots").exists()
+
+
+def test_noiseless_cell_is_first_and_every_placement_is_mapped(small: Params) -> None:
+    configs = benefit.cells(small)
+    assert configs[0] == (benefit.NO_NOISE, 0.0, Net.of(small.benefit_map.hidden_units))
+    assert {p for p, _, _ in configs[1:]} == set(small.benefit_map.placements)
