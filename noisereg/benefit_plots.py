@@ -80,6 +80,7 @@ def benefit_heatmaps(cells: pd.DataFrame) -> Figure:
                 ax.set_xlabel("noise stddev", fontsize=8)
             if column == 0:
                 ax.set_ylabel(f"{name}\ntraining points", fontsize=8)
+    assert image is not None  # every panel drew one
     figure.colorbar(image, ax=axes, label="test-accuracy gain over no noise (mean)", shrink=0.6)
     return figure
 

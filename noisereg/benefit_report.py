@@ -33,7 +33,7 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
     if helped.empty:
         text = lead + "no stddev raised test accuracy at any size (no interval above 0)"
     else:
-        best = helped.sort_values(["acc_diff", "stddev"], ascending=[False, True]).iloc[0]
+        best: Any = helped.sort_values(["acc_diff", "stddev"], ascending=[False, True]).iloc[0]
         sizes = sorted(int(n) for n in helped["n_train"].unique())
         stop = n_star(cells)
         text = (
@@ -46,7 +46,7 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
             )
         )
     if not hurt.empty:
-        worst = hurt.sort_values("acc_diff").iloc[0]
+        worst: Any = hurt.sort_values("acc_diff").iloc[0]
         text += (
             f". It hurt in {len(hurt)} of {len(cells)} cells, most at n = {int(worst.n_train)} "
             f"with stddev {worst.stddev:g} "
@@ -58,9 +58,10 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
 def cv_sentence(name: str, placement: str, curves: pd.DataFrame) -> str:
     """Return what the CV-chosen noise level did to test accuracy on one dataset, per size."""
     parts = [
-        f"n = {int(r.n_train)}: {_interval(r.gain_acc, r.gain_acc_low, r.gain_acc_high)} "
-        f"(noise chosen for {r.cv_noisy_share:.0%} of draws)"
-        for r in curves.sort_values("n_train").itertuples()
+        f"n = {int(r['n_train'])}: "
+        f"{_interval(r['gain_acc'], r['gain_acc_low'], r['gain_acc_high'])} "
+        f"(noise chosen for {r['cv_noisy_share']:.0%} of draws)"
+        for r in curves.sort_values("n_train").to_dict("records")
     ]
     return (
         f"{name}, {placement} noise at the stddev CV chose on each training draw, against no "
@@ -84,7 +85,7 @@ def overview(cells: pd.DataFrame) -> list[str]:
             for size in (smallest, largest)
         }
         sentences.append(
-            f"{placement.capitalize()} noise helped at some stddev on {len(at[smallest])} of "
+            f"{str(placement).capitalize()} noise helped at some stddev on {len(at[smallest])} of "
             f"{len(names)} datasets at n = {smallest} ({', '.join(at[smallest]) or 'none'}) and "
             f"on {len(at[largest])} of {len(names)} at n = {largest} "
             f"({', '.join(at[largest]) or 'none'})."
@@ -106,13 +107,13 @@ def section(cells: pd.DataFrame, curves: pd.DataFrame, placement: str) -> dict[s
     rows = []
     for (name, p), frame in cells.groupby(["dataset", "placement"], sort=False):
         stop = n_star(frame)
-        for n_train, size in frame.groupby("n_train", sort=True):
-            best = size.sort_values(["acc_diff", "stddev"], ascending=[False, True]).iloc[0]
+        for _, size in frame.groupby("n_train", sort=True):
+            best: Any = size.sort_values(["acc_diff", "stddev"], ascending=[False, True]).iloc[0]
             rows.append(
                 {
                     "dataset": name,
                     "placement": p,
-                    "n_train": int(n_train),
+                    "n_train": int(best.n_train),
                     "stddev": f"{best.stddev:g}",
                     "acc": _interval(best.acc_diff, best.acc_diff_low, best.acc_diff_high),
                     "loss": _interval(best.loss_diff, best.loss_diff_low, best.loss_diff_high),

@@ -51,18 +51,19 @@ def cv_choice(cv: pd.DataFrame) -> pd.DataFrame:
 def map_cells(name: str, replicates: pd.DataFrame, report: ReportParams) -> pd.DataFrame:
     """Return one row per (n_train, placement, stddev) with each paired difference's interval."""
     records = []
-    for n_train, size in replicates.groupby("n_train", sort=True):
+    for _, size in replicates.groupby("n_train", sort=True):
         reference = size[size["placement"] == NO_NOISE].sort_values("replicate")
         noisy = size[size["placement"] != NO_NOISE]
-        for (placement, stddev), cell in noisy.groupby(["placement", "stddev"], sort=True):
+        for _, cell in noisy.groupby(["placement", "stddev"], sort=True):
             cell = cell.sort_values("replicate")
+            placement, stddev = str(cell["placement"].iloc[0]), float(cell["stddev"].iloc[0])
             _aligned(cell, reference, f"plots/benefit/{name}/replicates.csv")
             n_test = int(reference["n_test"].iloc[0])
             record: dict[str, Any] = {
                 "dataset": name,
-                "n_train": int(n_train),
+                "n_train": int(size["n_train"].iloc[0]),
                 "placement": placement,
-                "stddev": float(stddev),
+                "stddev": stddev,
                 "replicates": len(cell),
             }
             for measure, column in MEASURES.items():
@@ -109,19 +110,26 @@ def learning_curves(
     report, placement = params.report, params.benefit_map.cv_placement
     chosen = cv_choice(cv)
     records = []
-    for n_train, size in replicates.groupby("n_train", sort=True):
-        reference = size[size["placement"] == NO_NOISE].set_index("replicate").sort_index()
-        picks = chosen[chosen["n_train"] == n_train].set_index("replicate").sort_index()
-        noisy = size[size["placement"] == placement].set_index(["replicate", "stddev"])
+    for _, size in replicates.groupby("n_train", sort=True):
+        n_train = int(size["n_train"].iloc[0])
+        reference = size[size["placement"] == NO_NOISE].sort_values("replicate")
+        picks = chosen[chosen["n_train"] == n_train].sort_values("replicate")
+        scores = {
+            (int(r["replicate"]), float(r["stddev"])): int(r["test_correct"])
+            for r in size[size["placement"] == placement].to_dict("records")
+        }
+        no_noise = dict(zip(reference["replicate"], reference["test_correct"], strict=True))
         picked = np.array(
             [
-                reference.loc[r, "test_correct"] if s == 0 else noisy.loc[(r, s), "test_correct"]
-                for r, s in picks["stddev"].items()
+                no_noise[r["replicate"]]
+                if r["stddev"] == 0
+                else scores[(int(r["replicate"]), float(r["stddev"]))]
+                for r in picks.to_dict("records")
             ]
         )
         n_test = int(reference["n_test"].iloc[0])
         plain = reference["test_correct"].to_numpy()
-        record: dict[str, Any] = {"dataset": name, "n_train": int(n_train)}
+        record: dict[str, Any] = {"dataset": name, "n_train": n_train}
         for key, values in (("none", plain), ("cv", picked), ("gain", picked - plain)):
             summary = _interval(report, values, n_test)
             record[f"{key}_acc"] = summary["mean"]
@@ -140,7 +148,7 @@ def headline(cells: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Any]:
         entry: dict[str, Any] = {}
         for placement, cell in frame.groupby("placement", sort=True):
             best = best_stddevs(cell)
-            entry[placement] = {
+            entry[str(placement)] = {
                 "n_star": n_star(cell),
                 "best_stddev": {str(r.n_train): r.stddev for r in best.itertuples()},
                 "best_acc_diff": {str(r.n_train): r.acc_diff for r in best.itertuples()},

@@ -58,6 +58,7 @@ class BenefitMap:
     curves: pd.DataFrame
     samples: dict[str, pd.DataFrame]  # dataset -> sample of its test points
     cv_placement: str
+    protocol: str  # how the map's nets train, in words
 
 
 @dataclass(frozen=True)
@@ -419,7 +420,15 @@ def build_context(results: StudyResults, figures: list[dict[str, Any]]) -> dict[
     return {
         "title": results.title,
         "confidence": f"{results.confidence:.0%}",
-        "summary": _summary(results, comparisons),
+        "summary": _summary(results, comparisons)
+        + (
+            []
+            if results.benefit is None
+            else [
+                f"Beyond the fixed draw (benefit map, fresh data per seed): {sentence}"
+                for sentence in benefit_report.overview(results.benefit.cells)
+            ]
+        ),
         "results": _result_rows(results),
         "seeds": " or ".join(sorted({str(m["replicates"]) for m in results.variants.values()})),
         "comparisons": comparisons,
@@ -473,6 +482,7 @@ def build_context(results: StudyResults, figures: list[dict[str, Any]]) -> dict[
             **benefit_report.section(
                 results.benefit.cells, results.benefit.curves, results.benefit.cv_placement
             ),
+            "protocol": results.benefit.protocol,
             "figures": [f for f in figures if f["file"] in BENEFIT_FIGURES],
         },
         "differences": DIFFERENCES_FROM_REFERENCE,

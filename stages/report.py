@@ -11,6 +11,7 @@ from noisereg.report import BenefitMap, StudyResults, write_report
 def main() -> None:
     params = load_params()
     names = list(params.variants)
+    bm = params.benefit_map
     seeds = (
         f"data {params.data.random_state}, split {params.data.split_random_state}, "
         f"train {params.train.seed} ({params.train.replicates} replicates), "
@@ -35,6 +36,12 @@ def main() -> None:
             ),
             samples={name: outputs.read_benefit(name)[2] for name in params.benefit_map.datasets},
             cv_placement=params.benefit_map.cv_placement,
+            protocol=(
+                f"{bm.hidden_units} hidden units, full-batch Adam for {bm.epochs} steps, "
+                f"{bm.replicates} draws per cell (the variants above: "
+                f"{params.variants['baseline'].net.hidden_units[0]} units, "
+                f"{params.train.epochs} epochs)"
+            ),
         ),
     )
     write_report(results, outputs.REPORTS_DIR)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from noisereg import benefit
+from noisereg import benefit, benefit_report
 from noisereg.benefit_summary import cv_choice, map_cells, n_star
 from noisereg.datasets import GENERATORS, class_sizes, generate
 from noisereg.net import Net
@@ -185,3 +185,50 @@ def test_noiseless_cell_is_first_and_every_placement_is_mapped(small: Params) ->
     configs = benefit.cells(small)
     assert configs[0] == (benefit.NO_NOISE, 0.0, Net.of(small.benefit_map.hidden_units))
     assert {p for p, _, _ in configs[1:]} == set(small.benefit_map.placements)
+
+
+def map_frame(acc: dict[tuple[int, float], tuple[float, float, float]]) -> pd.DataFrame:
+    """Return map cells of one dataset and placement from (n, stddev) -> (mean, low, high)."""
+    return pd.DataFrame(
+        [
+            {
+                "dataset": "moons",
+                "n_train": n,
+                "placement": "input",
+                "stddev": s,
+                "acc_diff": mean,
+                "acc_diff_low": low,
+                "acc_diff_high": high,
+                **{f"{m}_diff{e}": 0.0 for m in ("loss", "ece") for e in ("", "_low", "_high")},
+            }
+            for (n, s), (mean, low, high) in acc.items()
+        ]
+    )
+
+
+def test_the_sentences_say_where_noise_helps_stops_and_hurts() -> None:
+    cells = map_frame(
+        {
+            (10, 0.1): (0.08, 0.05, 0.11),
+            (10, 1.0): (0.02, -0.01, 0.05),
+            (30, 0.1): (0.03, 0.01, 0.05),
+            (30, 1.0): (-0.01, -0.03, 0.01),
+            (90, 0.1): (0.00, -0.01, 0.01),
+            (90, 1.0): (-0.06, -0.09, -0.03),
+        }
+    )
+    text = benefit_report.placement_sentence("moons", "input", cells)
+    assert text == (
+        "moons, input noise: helped at n = 10, 30, most at n = 10 with stddev 0.1 "
+        "(+0.080 [+0.050, +0.110]); from n = 90 on no stddev helped (n* = 90). It hurt in 1 "
+        "of 6 cells, most at n = 90 with stddev 1 (-0.060 [-0.090, -0.030])."
+    )
+    never = map_frame({(10, 0.1): (0.0, -0.02, 0.02), (30, 0.1): (0.01, -0.01, 0.03)})
+    assert "no stddev raised test accuracy at any size" in benefit_report.placement_sentence(
+        "moons", "input", never
+    )
+    (overview,) = benefit_report.overview(cells)
+    assert overview == (
+        "Input noise helped at some stddev on 1 of 1 datasets at n = 10 (moons) and on 0 of 1 "
+        "at n = 90 (none)."
+    )
