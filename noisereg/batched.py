@@ -32,13 +32,16 @@ from noisereg.randomness import standard_normal, stateless_uniforms
 SHUFFLE_STREAM, _INPUT_STREAM, _LOGIT_STREAM, _OUTPUT_KERNEL_STREAM = 0, 1, 2, 3
 _LAYER_STREAMS = 4
 _PRE, _POST, _DROPOUT, _KERNEL = 0, 1, 2, 3
+# Bernoulli dropout came later: its streams sit apart so no earlier stream number moved.
+_BERNOULLI_STREAMS = 1000
 
 
 def noise_placements(nets: Sequence[Net]) -> dict[str, tuple[int, list[float]]]:
     """Return placement name -> (noise stream, per-model stddev) for nets of one shape.
 
     Names: "input", "logit", "kernel<l>" (l = depth is the output kernel), "pre<l>",
-    "post<l>", "dropout<l>" for hidden layer l.
+    "post<l>", "dropout<l>", "bernoulli<l>" for hidden layer l. For "bernoulli<l>" the
+    per-model value is the drop rate, not a stddev.
     """
     depth = len(nets[0].hidden_units)
 
@@ -60,6 +63,10 @@ def noise_placements(nets: Sequence[Net]) -> dict[str, tuple[int, list[float]]]:
         placements[f"dropout{index}"] = (
             layer(index, _DROPOUT),
             [dropout_stddev(n.dropout_rate[index]) for n in nets],
+        )
+        placements[f"bernoulli{index}"] = (
+            _BERNOULLI_STREAMS + index,
+            [n.bernoulli_dropout_rate[index] for n in nets],
         )
     return placements
 
@@ -183,6 +190,23 @@ class BatchedLoop:
             normals = standard_normal(tf.stack([streams.seeds, steps], axis=1), rows, cols)
         return streams.stddevs[:, None, None] * normals
 
+    def _keep(
+        self, data: ChunkData, placement: str, steps: tf.Tensor, rows: int, cols: int
+    ) -> tf.Tensor:
+        """Return inverted-dropout multipliers [K, rows, cols]: 0, or 1 / (1 - rate) if kept.
+
+        A unit is kept when its uniform is >= the rate (probability 1 - rate); streams are
+        keyed and shared as in `_noise` (`stddevs` holds the rates here).
+        """
+        streams = data.noise[placement]
+        if placement in self.shape.shared:
+            keys = tf.stack([streams.seeds, tf.gather(steps, streams.first)], axis=1)
+            uniforms = tf.gather(stateless_uniforms(keys, [rows, cols]), streams.owner)
+        else:
+            uniforms = stateless_uniforms(tf.stack([streams.seeds, steps], axis=1), [rows, cols])
+        rate = streams.stddevs[:, None, None]
+        return tf.cast(uniforms >= rate, tf.float32) / (1.0 - rate)
+
     def _forward(
         self, data: ChunkData, params: Sequence[tf.Tensor], x: tf.Tensor, t: tf.Tensor | None
     ) -> tuple[tf.Tensor, list[Layer]]:
@@ -216,6 +240,10 @@ class BatchedLoop:
             if noisy(f"dropout{layer}"):
                 multiplier = 1.0 + self._noise(data, f"dropout{layer}", steps, rows, width)
                 activation = activation * multiplier
+            if noisy(f"bernoulli{layer}"):
+                keep = self._keep(data, f"bernoulli{layer}", steps, rows, width)
+                multiplier = keep if multiplier is None else multiplier * keep
+                activation = activation * keep
             layers.append((hidden, pre, multiplier, kernel))
             hidden = activation
         out_kernel, out_bias = params[-2], params[-1]

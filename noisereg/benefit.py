@@ -110,6 +110,19 @@ def run_dataset(params: Params, name: str) -> DatasetMap:
     )
 
 
+def _train(
+    params: Params,
+    members: list[engine.Member],
+    pool_x: np.ndarray,
+    pool_y: np.ndarray,
+    batch: int,
+    label: str,
+) -> engine.TrainResult:
+    """Train members on rows of the pool (full batch of `batch` rows), validating on it too."""
+    opt = optimization(params, batch)
+    return compute.train(members, pool_x, pool_y, pool_x, pool_y, opt, params.compute, label)
+
+
 def training_draws(params: Params, name: str, n_train: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Return each replicate's own training draw (x, y) of n_train points."""
     bm = params.benefit_map
@@ -150,16 +163,7 @@ def _map_cells(
     configs = cells(params)
     nets = list(dict.fromkeys(net for _, _, net in configs))
     members = map_members(params, rows)
-    result = compute.train(
-        members,
-        pool_x,
-        pool_y,
-        pool_x,
-        pool_y,
-        optimization(params, n_train),
-        params.compute,
-        label,
-    )
+    result = _train(params, members, pool_x, pool_y, n_train, label)
     scores = []
     for weights in result.weights:
         logits = exact_logits(weights, test_x)
@@ -225,16 +229,7 @@ def _cv_scores(
                 )
                 keys.append((n_train, r, stddev, fold))
     fold_train = max(len(m.train_rows) for m in members)
-    result = compute.train(
-        members,
-        pool_x,
-        pool_y,
-        pool_x,
-        pool_y,
-        optimization(params, fold_train),
-        params.compute,
-        label,
-    )
+    result = _train(params, members, pool_x, pool_y, fold_train, label)
     frame = pd.DataFrame(keys, columns=["n_train", "replicate", "stddev", "fold"])
     frame["correct"] = [
         correct_count(exact_logits(w, pool_x[list(m.val_rows)]), pool_y[list(m.val_rows)])

@@ -48,6 +48,9 @@ def build_model(
             layers.append(noise)
         if net.dropout_rate[i] > 0:
             layers.append(keras.layers.GaussianDropout(net.dropout_rate[i], name=f"dropout_{i}"))
+        if net.bernoulli_dropout_rate[i] > 0:
+            rate = net.bernoulli_dropout_rate[i]
+            layers.append(keras.layers.Dropout(rate, name=f"bernoulli_dropout_{i}"))
     if net.logit_stddev > 0:
         layers.append(dense(1, name="output"))
         layers.append(keras.layers.GaussianNoise(net.logit_stddev, name="logit_noise"))

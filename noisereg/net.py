@@ -5,9 +5,11 @@ order the layers apply it (the Keras stack in `models.build_model`):
 
     x -> [+ input noise] -> for each hidden layer:
          Dense (kernel [+ weight noise]) -> [+ pre-activation noise] -> ReLU
-         -> [+ post-activation noise] -> [x GaussianDropout multiplier]
+         -> [+ post-activation noise] -> [x GaussianDropout multiplier] -> [Bernoulli dropout]
       -> Dense(1) (kernel [+ weight noise]) -> [+ logit noise] -> sigmoid
 
+Bernoulli dropout is Keras' `Dropout(rate)`: each unit is kept with probability 1 - rate and
+scaled by 1 / (1 - rate) (inverted dropout), so the expected activation is unchanged.
 Weight decay (`l2`, not noise) adds l2 x the sum of squared kernel entries to the loss, as
 Keras' `kernel_regularizer=L2(l2)` on every Dense layer does (biases are not decayed).
 Additive noise is N(0, stddev^2); GaussianDropout(rate) multiplies by N(1, rate / (1 - rate))
@@ -46,12 +48,20 @@ class Net:
     weight_stddev: float
     logit_stddev: float
     l2: float = 0.0  # weight decay on every kernel
+    bernoulli_dropout_rate: tuple[float, ...] = ()  # Keras Dropout per hidden layer; () = none
 
     def __post_init__(self) -> None:
         depth = len(self.hidden_units)
         if depth == 0:
             raise ValueError("a Net needs at least one hidden layer")
-        for name in ("hidden_stddev", "post_activation_stddev", "dropout_rate"):
+        if not self.bernoulli_dropout_rate:  # one spelling of "no dropout", so nets compare equal
+            object.__setattr__(self, "bernoulli_dropout_rate", (0.0,) * depth)
+        for name in (
+            "hidden_stddev",
+            "post_activation_stddev",
+            "dropout_rate",
+            "bernoulli_dropout_rate",
+        ):
             if len(getattr(self, name)) != depth:
                 raise ValueError(f"Net.{name} needs one value per hidden layer ({depth})")
 
@@ -67,6 +77,7 @@ class Net:
         weight_stddev: float = 0.0,
         logit_stddev: float = 0.0,
         l2: float = 0.0,
+        bernoulli_dropout_rate: float | Sequence[float] = 0.0,
     ) -> Net:
         """Return a Net; a single number for a per-layer setting applies to every layer."""
         units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
@@ -80,6 +91,7 @@ class Net:
             weight_stddev=float(weight_stddev),
             logit_stddev=float(logit_stddev),
             l2=float(l2),
+            bernoulli_dropout_rate=per_layer(bernoulli_dropout_rate, depth),
         )
 
     @property
@@ -95,6 +107,7 @@ class Net:
             *self.hidden_stddev,
             *self.post_activation_stddev,
             *self.dropout_rate,
+            *self.bernoulli_dropout_rate,
             self.weight_stddev,
             self.logit_stddev,
         )
@@ -109,6 +122,7 @@ class Net:
             ("pre-activation", self.hidden_stddev),
             ("post-activation", self.post_activation_stddev),
             ("GaussianDropout rate", self.dropout_rate),
+            ("dropout rate", self.bernoulli_dropout_rate),
         ):
             if any(values):
                 same = len(set(values)) == 1

@@ -27,6 +27,7 @@ from noisereg.surface import surface_frame
 
 if TYPE_CHECKING:  # the study's result types only; importing study would load TensorFlow
     from noisereg.benefit import DatasetMap
+    from noisereg.regularizers import Comparison
     from noisereg.study import GridResult, ReplicateRun
 
 REPLICATE_COLUMNS = [
@@ -89,6 +90,42 @@ BENEFIT_CURVE_COLUMNS = [
     *(f"{k}_acc{end}" for k in ("none", "cv", "gain") for end in ("", "_low", "_high")),
     "cv_noisy_share",
     "cv_median_stddev",
+]
+REGULARIZERS_DIR = Path("plots") / "regularizers"
+REGULARIZERS_PLOT_PATH = Path("plots") / "regularizers.csv"
+REGULARIZERS_METRICS_PATH = Path("metrics") / "regularizers.json"
+REGULARIZER_COLUMNS = {
+    "cv": ["method", "value", "cv_correct", "cv_loss", "dataset"],
+    "chosen": [
+        "method",
+        "value",
+        "epochs",
+        "best_non_noise",
+        "cv_correct",
+        "cv_loss",
+        "dataset",
+    ],
+    "per_seed": [
+        "method",
+        "replicate",
+        "test_correct",
+        "n_test",
+        "test_loss",
+        "test_ece",
+        "dataset",
+    ],
+}
+REGULARIZER_TABLE_COLUMNS = [
+    "dataset",
+    "method",
+    "value",
+    "best_non_noise",
+    "noise",
+    "cv_correct",
+    "cv_loss",
+    "test_acc",
+    *(f"diff_{k}{end}" for k in ("vs_none", "vs_best") for end in ("", "_low", "_high")),
+    "rank",  # and p_holm_vs_best, empty for the best non-noise method itself
 ]
 BENEFIT_CV_COLUMNS = ["n_train", "replicate", "stddev", "fold", "correct", "n_val"]
 
@@ -238,3 +275,18 @@ def read_benefit(name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         read_csv(directory / "cv.csv", producer, BENEFIT_CV_COLUMNS),
         read_csv(directory / "sample.csv", producer, ["x1", "x2", "label"]),
     )
+
+
+def write_regularizers(result: Comparison) -> None:
+    """Write the comparison's CV scores, chosen settings and per-seed test scores."""
+    with atomic_dir(REGULARIZERS_DIR) as directory:
+        for name in REGULARIZER_COLUMNS:
+            write_csv(directory / f"{name}.csv", getattr(result, name))
+
+
+def read_regularizers() -> dict[str, pd.DataFrame]:
+    """Return the regularizers stage's frames by name (cv, chosen, per_seed)."""
+    return {
+        name: read_csv(REGULARIZERS_DIR / f"{name}.csv", "regularizers", columns)
+        for name, columns in REGULARIZER_COLUMNS.items()
+    }

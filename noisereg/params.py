@@ -183,6 +183,11 @@ class VariantParams(Section):
         default=0.0,
         description="GaussianDropout rate after each hidden layer (number or per-layer list)",
     )
+    bernoulli_dropout_rate: DropoutRate | PerLayerRate = Field(
+        default=0.0,
+        description="Dropout rate after each hidden layer (Keras Dropout; number or per-layer "
+        "list)",
+    )
     weight_stddev: Stddev = Field(
         default=0.0, description="fresh N(0, s^2) added to every kernel at each training step"
     )
@@ -204,7 +209,12 @@ class VariantParams(Section):
     @model_validator(mode="after")
     def _one_value_per_layer(self) -> VariantParams:
         depth = 1 if isinstance(self.hidden_units, int) else len(self.hidden_units)
-        for key in ("hidden_stddev", "post_activation_stddev", "dropout_rate"):
+        for key in (
+            "hidden_stddev",
+            "post_activation_stddev",
+            "dropout_rate",
+            "bernoulli_dropout_rate",
+        ):
             value = getattr(self, key)
             if isinstance(value, tuple) and len(value) != depth:
                 raise Invalid(key, f"must have one value per hidden layer ({depth})", list(value))
@@ -219,6 +229,7 @@ class VariantParams(Section):
             hidden_stddev=self.hidden_stddev,
             post_activation_stddev=self.post_activation_stddev,
             dropout_rate=self.dropout_rate,
+            bernoulli_dropout_rate=self.bernoulli_dropout_rate,
             weight_stddev=self.weight_stddev,
             logit_stddev=self.logit_stddev,
             l2=self.l2,
@@ -354,6 +365,88 @@ class BenefitMapParams(Section):
         return self
 
 
+EARLY_STOPPING = "early_stopping"
+NONE = "none"  # the unregularized net, every comparison's first reference
+COMBINED = "hidden_stddev+best"  # hidden noise tuned on top of the best non-noise method
+NON_NOISE_METHODS = ("l2", "bernoulli_dropout_rate", EARLY_STOPPING)
+NOISE_METHODS = ("input_stddev", "hidden_stddev", "weight_stddev", "dropout_rate")
+Method = Literal[
+    "l2",
+    "bernoulli_dropout_rate",
+    "early_stopping",
+    "input_stddev",
+    "hidden_stddev",
+    "weight_stddev",
+    "dropout_rate",
+]
+# Upper bounds per method: Keras' GaussianNoise stddev <= 1, rates < 1, a fraction <= 1.
+_METHOD_LIMITS = {
+    "l2": ("<= 1", lambda v: v <= 1.0),
+    "bernoulli_dropout_rate": ("< 1", lambda v: v < 1.0),
+    "dropout_rate": ("< 1", lambda v: v < 1.0),
+    "early_stopping": ("<= 1 (a fraction of the epochs)", lambda v: v <= 1.0),
+    "input_stddev": ("<= 1", lambda v: v <= 1.0),
+    "hidden_stddev": ("<= 1", lambda v: v <= 1.0),
+    "weight_stddev": ("<= 1", lambda v: v <= 1.0),
+}
+Candidates = Annotated[
+    tuple[Annotated[float, Field(gt=0.0)], ...],
+    Strict(False),
+    _NON_EMPTY_DISTINCT,
+    AfterValidator(_distinct),
+]
+
+
+class RegularizersParams(Section):
+    """The `regularizers` section: each method's candidate strengths and the tuning CV."""
+
+    candidates: Annotated[
+        dict[Method, Candidates],
+        Field(
+            min_length=1,
+            description="strengths tried per method, the same count for each (early_stopping: "
+            "fractions of the epochs)",
+        ),
+    ]
+    cv_folds: int = Field(ge=2, le=1000, description="stratified folds of the tuning CV")
+    cv_repeats: int = Field(ge=1, le=1000, description="repeats of the tuning CV, reshuffled")
+    seed: Seed = Field(description="seed of the tuning folds, fold models and tuning draws")
+    datasets: Annotated[
+        tuple[MapDataset, ...],
+        Strict(False),
+        Field(json_schema_extra={"uniqueItems": True}),
+        AfterValidator(_distinct),
+    ] = Field(description="benefit-map datasets also compared on fresh draws (may be empty)")
+    n_train: int = Field(
+        ge=2, le=MAX_DRAW, description="training points per fresh draw (and of the tuning draw)"
+    )
+    replicates: int = Field(
+        ge=2, le=10_000, description="fresh draws per method (the map's first draws)"
+    )
+
+    @model_validator(mode="after")
+    def _same_budget_in_range(self) -> RegularizersParams:
+        counts = {len(v) for v in self.candidates.values()}
+        if len(counts) > 1:
+            raise Invalid(
+                "candidates",
+                "must give every method the same number of candidates (the same tuning "
+                f"budget), got {', '.join(f'{m}: {len(v)}' for m, v in self.candidates.items())}",
+            )
+        for method, values in self.candidates.items():
+            bound, within = _METHOD_LIMITS[method]
+            if not all(within(v) for v in values):
+                raise Invalid(f"candidates.{method}", f"must each be {bound}", list(values))
+        if self.datasets and self.n_train < 2 * self.cv_folds:
+            raise Invalid(
+                "n_train",
+                f"must be >= {2 * self.cv_folds} (each class of the tuning draw needs one point "
+                f"per fold; cv_folds is {self.cv_folds})",
+                self.n_train,
+            )
+        return self
+
+
 class ComputeParams(Section):
     """The `compute` section: where training runs and how many models one graph holds."""
 
@@ -425,6 +518,7 @@ class Params(Section):
     sweep: SweepParams
     datasets: DatasetsParams
     benefit_map: BenefitMapParams
+    regularizers: RegularizersParams
     compute: ComputeParams
     report: ReportParams
 
@@ -473,13 +567,17 @@ class Params(Section):
     @model_validator(mode="after")
     def _every_fold_has_both_classes(self) -> Params:
         most = self.n_train // 2
-        if self.grid.cv_folds > most:
-            raise Invalid(
-                "grid.cv_folds",
-                f"must be <= {most} (each class of the {self.n_train} training points needs "
-                "one point per fold)",
-                self.grid.cv_folds,
-            )
+        for key, folds in (
+            ("grid.cv_folds", self.grid.cv_folds),
+            ("regularizers.cv_folds", self.regularizers.cv_folds),
+        ):
+            if folds > most:
+                raise Invalid(
+                    key,
+                    f"must be <= {most} (each class of the {self.n_train} training points "
+                    "needs one point per fold)",
+                    folds,
+                )
         return self
 
     @property
@@ -503,6 +601,7 @@ REPORT_SECTIONS = {
     "sweep": None,
     "datasets": None,
     "benefit_map": None,
+    "regularizers": None,
     "compute": ("chunk_models",),
     "report": None,
 }

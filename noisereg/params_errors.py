@@ -58,6 +58,11 @@ def one_line(error: ValidationError, raw: Any, schema: Schema) -> str:
     if location and location[-1] == "[key]":
         parent = ".".join(map(str, keys[:-1]))
         names = _at(schema, keys[:-1]).get("propertyNames", {})
+        if "enum" in names:
+            names_allowed = ", ".join(map(str, names["enum"]))
+            return (
+                f"params: unknown name {first['input']!r} in '{parent}'; allowed: {names_allowed}"
+            )
         rule = names.get("description", names.get("pattern"))
         return f"params: name {first['input']!r} in '{parent}' must use {rule}"
     if not keys:
@@ -96,8 +101,10 @@ def _at(schema: Schema, keys: list[int | str]) -> Schema:
         node = _resolve(node, defs)
         if str(key) in node.get("properties", {}):
             node = node["properties"][str(key)]
+        elif "patternProperties" in node:
+            (node,) = node["patternProperties"].values()
         else:
-            (node,) = node.get("patternProperties", {"": {}}).values()
+            node = node.get("additionalProperties", {})
     return _resolve(node, defs)
 
 
@@ -118,6 +125,13 @@ def describe(node: Schema, defs: Schema | None = None) -> str:
         bounds = [f">= {node['minimum']}"] if "minimum" in node else []
         bounds += [f"<= {node['maximum']}"] if "maximum" in node else []
         return " ".join(["an integer", " and ".join(bounds)]).strip()
+    if kind == "number" and not {"maximum", "exclusiveMaximum"} & set(node):
+        bound = (
+            f"> {float(node['exclusiveMinimum'])!r}"
+            if "exclusiveMinimum" in node
+            else f">= {float(node['minimum'])!r}"
+        )
+        return f"a number {bound}"
     if kind == "number":
         low, high = (
             f"({float(node['exclusiveMinimum'])!r}"

@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from noisereg import benefit_plots, benefit_report, plots
+from noisereg import benefit_plots, benefit_report, plots, regularizer_plots, regularizer_report
 from noisereg.data import Split
 from noisereg.io import write_text
 from noisereg.net import MLPWeights
@@ -62,6 +62,14 @@ class BenefitMap:
 
 
 @dataclass(frozen=True)
+class RegularizerResults:
+    """plots/regularizers.csv and the ranks across datasets (metrics/regularizers.json)."""
+
+    table: pd.DataFrame
+    ranking: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class StudyResults:
     """Everything the report shows, read from the pipeline's tracked files."""
 
@@ -77,6 +85,7 @@ class StudyResults:
     provenance: dict[str, Any] = field(default_factory=dict)
     heatmap_resolution: int = 200
     benefit: BenefitMap | None = None
+    regularizers: RegularizerResults | None = None
 
     @property
     def variants(self) -> dict[str, dict[str, Any]]:
@@ -355,6 +364,8 @@ def _figures(results: StudyResults, directory: Path) -> list[dict[str, str]]:
         )
     if results.benefit is not None:
         specs += _benefit_figures(results.benefit, results.confidence)
+    if results.regularizers is not None:
+        specs += _regularizer_figures(results.regularizers, results)
     figures = []
     for filename, figure, alt, caption in specs:
         plots.save_figure(figure, directory / filename)
@@ -390,9 +401,39 @@ def _benefit_figures(benefit: BenefitMap, confidence: float) -> list[tuple[str, 
     ]
 
 
-# The figures shown right after the summary and in the benefit-map section, not with the others.
+def _regularizer_figures(
+    regularizers: RegularizerResults, results: StudyResults
+) -> list[tuple[str, Any, str, str]]:
+    margin = results.methods["equivalence_margin"]
+    specs = [
+        (
+            "regularizers.png",
+            regularizer_plots.forest(regularizers.table, margin),
+            "Paired test-accuracy differences of every tuned method, per dataset",
+            "Each method at its CV-chosen strength: paired test-accuracy difference against no "
+            "regularization (circles) and against the best non-noise method (squares), with "
+            f"{results.confidence:.0%} bootstrap intervals; grey band: the margin of practical "
+            "equivalence.",
+        )
+    ]
+    if regularizers.ranking.get("critical_difference"):
+        specs.append(
+            (
+                "regularizer_ranks.png",
+                regularizer_plots.critical_difference(regularizers.ranking),
+                "Critical-difference diagram of the methods' mean ranks across datasets",
+                "Mean rank of each method by test accuracy across the datasets (1 = best). "
+                "Methods joined by a thick line differ by less than the Nemenyi critical "
+                "difference (CD) at the report's confidence level.",
+            )
+        )
+    return specs
+
+
+# The figures shown right after the summary and in their own sections, not with the others.
 SUMMARY_FIGURE = "paired_differences.png"
 BENEFIT_FIGURES = ("benefit_datasets.png", "benefit_map.png", "benefit_curves.png")
+REGULARIZER_FIGURES = ("regularizers.png", "regularizer_ranks.png")
 
 
 def _markdown_text(value: Any) -> str:
@@ -474,8 +515,20 @@ def build_context(results: StudyResults, figures: list[dict[str, Any]]) -> dict[
         ],
         "summary_figures": [f for f in figures if f["file"] == SUMMARY_FIGURE],
         "figures": [
-            f for f in figures if f["file"] != SUMMARY_FIGURE and f["file"] not in BENEFIT_FIGURES
+            f
+            for f in figures
+            if f["file"] not in (SUMMARY_FIGURE, *BENEFIT_FIGURES, *REGULARIZER_FIGURES)
         ],
+        "regularizers": None
+        if results.regularizers is None
+        else {
+            **regularizer_report.section(
+                results.regularizers.table,
+                results.regularizers.ranking,
+                results.methods["equivalence_margin"],
+            ),
+            "figures": [f for f in figures if f["file"] in REGULARIZER_FIGURES],
+        },
         "benefit": None
         if results.benefit is None
         else {

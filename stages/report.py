@@ -5,7 +5,7 @@ from noisereg.cli import run_stage
 from noisereg.data import dataset_dir, load_split
 from noisereg.io import read_csv
 from noisereg.params import DATASETS, REPORT_SECTIONS, load_params, read_raw_params
-from noisereg.report import BenefitMap, StudyResults, write_report
+from noisereg.report import BenefitMap, RegularizerResults, StudyResults, write_report
 
 
 def main() -> None:
@@ -42,6 +42,12 @@ def main() -> None:
                 f"{params.variants['baseline'].net.hidden_units[0]} units, "
                 f"{params.train.epochs} epochs)"
             ),
+        ),
+        regularizers=RegularizerResults(
+            table=read_csv(
+                outputs.REGULARIZERS_PLOT_PATH, "summarize", outputs.REGULARIZER_TABLE_COLUMNS
+            ),
+            ranking=outputs.read_object(outputs.REGULARIZERS_METRICS_PATH, "summarize")["friedman"],
         ),
     )
     write_report(results, outputs.REPORTS_DIR)

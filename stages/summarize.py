@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from noisereg import benefit_summary, outputs, summary
+from noisereg import benefit_summary, outputs, regularizer_summary, summary
 from noisereg.cli import run_stage
 from noisereg.io import write_csv, write_json
 from noisereg.params import Params, load_params
@@ -19,6 +19,7 @@ def main() -> None:
     write_csv(outputs.SWEEP_PATH, sweep)
     write_csv(outputs.VARIANTS_PLOT_PATH, summary.variant_table(result["variants"]))
     summarize_benefit_map(params)
+    summarize_regularizers(params)
 
 
 def summarize_benefit_map(params: Params) -> None:
@@ -34,6 +35,18 @@ def summarize_benefit_map(params: Params) -> None:
     write_csv(outputs.BENEFIT_MAP_PATH, cell_table)
     write_csv(outputs.BENEFIT_CURVES_PATH, curve_table)
     write_json(outputs.BENEFIT_METRICS_PATH, benefit_summary.headline(cell_table, curve_table))
+
+
+def summarize_regularizers(params: Params) -> None:
+    frames = outputs.read_regularizers()
+    table = regularizer_summary.table(frames["per_seed"], frames["chosen"], params.report)
+    ranking = regularizer_summary.friedman(table, params.report.confidence)
+    write_csv(outputs.REGULARIZERS_PLOT_PATH, table)
+    candidates = params.regularizers.candidates
+    write_json(
+        outputs.REGULARIZERS_METRICS_PATH,
+        regularizer_summary.headline(table, ranking, candidates),
+    )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def tiny_raw(default: dict[str, Any]) -> dict[str, Any]:
     raw["report"].update(bootstrap_resamples=1000)
     raw["benefit_map"].update(
         datasets=["circles", "xor"],
-        sizes=[6, 12],
+        sizes=[8],
         stddevs=[0.5],
         replicates=3,
         hidden_units=8,
@@ -59,6 +59,12 @@ def tiny_raw(default: dict[str, Any]) -> dict[str, Any]:
         test_points=200,
         cv_folds=2,
     )
+    # Two candidates per method, one fresh-draw dataset of 12 points.
+    raw["regularizers"].update(datasets=["xor"], n_train=12, replicates=3, cv_folds=3)
+    candidates = raw["regularizers"]["candidates"]
+    raw["regularizers"]["candidates"] = {
+        method: values[:2] for method, values in candidates.items()
+    }
     return raw
 
 

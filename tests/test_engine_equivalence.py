@@ -164,6 +164,7 @@ def halved(net: Net) -> Net:
     rates = tuple(r / (4 * (1 - r) + r) for r in net.dropout_rate)  # stddev^2 / 4
     return dataclasses.replace(
         net,
+        bernoulli_dropout_rate=tuple(r / 2 for r in net.bernoulli_dropout_rate),
         input_stddev=net.input_stddev / 2,
         hidden_stddev=tuple(s / 2 for s in net.hidden_stddev),
         post_activation_stddev=tuple(s / 2 for s in net.post_activation_stddev),
@@ -183,6 +184,7 @@ NOISY_NETS = {
     "input+pre-activation": Net.of(WIDTH, input_stddev=0.3, hidden_stddev=0.3),
     "post-activation": Net.of(WIDTH, post_activation_stddev=0.3),
     "gaussian-dropout": Net.of(WIDTH, dropout_rate=0.3),
+    "dropout": Net.of(WIDTH, bernoulli_dropout_rate=0.3),
     "weights": Net.of(WIDTH, weight_stddev=0.3),
     "logits": Net.of(WIDTH, logit_stddev=1.0),
     "deep, every layer": Net.of(

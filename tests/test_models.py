@@ -29,6 +29,10 @@ from tests.conftest import assert_same_weights
         (Net.of(16, post_activation_stddev=0.1), ["Dense", "ReLU", "GaussianNoise", "Dense"]),
         (Net.of(16, dropout_rate=0.2), ["Dense", "ReLU", "GaussianDropout", "Dense"]),
         (
+            Net.of(16, dropout_rate=0.2, bernoulli_dropout_rate=0.3),
+            ["Dense", "ReLU", "GaussianDropout", "Dropout", "Dense"],
+        ),
+        (
             Net.of(16, logit_stddev=0.5),
             ["Dense", "ReLU", "Dense", "GaussianNoise", "Activation"],
         ),

@@ -213,6 +213,33 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         ["benefit_map.cv_placement", "input, hidden", "'both'"],
     ),
     (
+        "negative weight decay candidate",
+        lambda raw: raw["regularizers"]["candidates"].update(l2=[-1e-4, 1e-3, 1e-2, 0.1, 0.2, 0.3]),
+        ["regularizers.candidates.l2", "each a number > 0.0", "-0.0001"],
+    ),
+    (
+        "dropout rate of 1",
+        lambda raw: raw["regularizers"]["candidates"].update(
+            bernoulli_dropout_rate=[0.1, 0.2, 0.3, 0.4, 0.5, 1.0]
+        ),
+        ["regularizers.candidates.bernoulli_dropout_rate", "must each be < 1"],
+    ),
+    (
+        "unknown regularizer",
+        lambda raw: raw["regularizers"]["candidates"].update(max_norm=[1, 2, 3, 4, 5, 6]),
+        ["regularizers.candidates", "max_norm", "early_stopping"],
+    ),
+    (
+        "unequal tuning budgets",
+        lambda raw: raw["regularizers"]["candidates"].update(l2=[1e-4, 1e-3]),
+        ["regularizers.candidates", "same number of candidates", "l2: 2"],
+    ),
+    (
+        "variant dropout rate of 1",
+        variant_setter("bernoulli_dropout_rate", 1.0),
+        ["variants.input_noise.bernoulli_dropout_rate", "[0.0, 1.0)", "got 1.0"],
+    ),
+    (
         "negative circles factor",
         lambda raw: raw["datasets"]["circles"].update(factor=-0.5),
         ["datasets.circles.factor", "(0.0, 1.0)", "got -0.5"],

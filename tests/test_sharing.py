@@ -97,6 +97,8 @@ def small_raw() -> dict[str, Any]:
     raw["variants"] = {k: raw["variants"][k] for k in ("baseline", "input_noise")}
     raw["grid"].update(hidden_units=[8], stddevs=[0.0, 0.5])
     raw["sweep"].update(placements=["input"])
+    raw["benefit_map"].update(datasets=["xor"], sizes=[6])
+    raw["regularizers"].update(datasets=[])
     return raw
 
 

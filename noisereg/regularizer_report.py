@@ -1,0 +1,131 @@
+"""The report's "Noise against the alternatives" section: verdicts generated from the numbers."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pandas as pd
+
+from noisereg.params import COMBINED, EARLY_STOPPING, NONE
+from noisereg.stats import verdict
+
+# stats.verdict of (noise - best non-noise) -> how the sentence says it.
+AGAINST = {
+    "helped": "beats",
+    "hurt": "loses to",
+    "no practical difference": "ties with",
+    "inconclusive": "cannot be told apart from",
+}
+ADDS = {
+    "helped": "adds to it",
+    "hurt": "hurts it",
+    "no practical difference": "adds nothing practical to it",
+    "inconclusive": "cannot be told to add to it or not",
+}
+
+
+def setting(row: Any, best: str) -> str:
+    """Return a method with its chosen strength, e.g. 'l2 0.001' or 'early_stopping (1250 epochs)'.
+
+    `best` is the dataset's best non-noise method, the one the combination builds on.
+    """
+    if row.method == NONE:
+        return "no regularization"
+    if row.method == EARLY_STOPPING:
+        return f"early_stopping ({int(row.epochs)} epochs)"
+    if row.method == COMBINED:
+        return f"hidden_stddev {row.value:g} + {best}"
+    return f"{row.method} {row.value:g}"
+
+
+def _interval(mean: float, low: float | None, high: float | None) -> str:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return f"{mean:+.3f}"
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def dataset_verdict(rows: pd.DataFrame, margin: float) -> tuple[str, str, str]:
+    """Return (sentence, noise-vs-best verdict, combination verdict) for one dataset."""
+    name = rows["dataset"].iloc[0]
+    best = rows[rows["best_non_noise"]].iloc[0]
+    # CV's pick among the noise methods: most pooled correct, then least loss (as in tuning).
+    noise = (
+        rows[rows["noise"] & (rows["method"] != COMBINED)]
+        .sort_values(["cv_correct", "cv_loss"], ascending=[False, True], kind="stable")
+        .iloc[0]
+    )
+    against = verdict(noise.diff_vs_best_low, noise.diff_vs_best_high, margin)
+    text = (
+        f"{name}: CV picked {setting(best, best.method)} as the best non-noise method (test "
+        f"accuracy {best.test_acc:.3f}) and {setting(noise, best.method)} as the best noise "
+        "method; noise "
+        f"{AGAINST[against]} it: "
+        + _interval(noise.diff_vs_best, noise.diff_vs_best_low, noise.diff_vs_best_high)
+    )
+    p = noise.p_holm_vs_best
+    text += "" if p is None or pd.isna(p) else f" (Holm p {p:.2g})"
+    combined = rows[rows["method"] == COMBINED]
+    adds = "not run"
+    if not combined.empty:
+        c = combined.iloc[0]
+        adds = verdict(c.diff_vs_best_low, c.diff_vs_best_high, margin)
+        text += (
+            f"; hidden noise on top of it ({setting(c, best.method)}) {ADDS[adds]}: "
+            f"{_interval(c.diff_vs_best, c.diff_vs_best_low, c.diff_vs_best_high)}"
+        )
+    return text + ".", against, adds
+
+
+def section(frame: pd.DataFrame, ranking: dict[str, Any], margin: float) -> dict[str, Any]:
+    """Return the section's context: the overall verdict, one sentence per dataset, rows."""
+    sentences, outcomes, additions = [], [], []
+    for name in dict.fromkeys(frame["dataset"]):
+        text, against, adds = dataset_verdict(frame[frame["dataset"] == name], margin)
+        sentences.append(text)
+        outcomes.append(against)
+        additions.append(adds)
+    n = len(outcomes)
+    tally = ", ".join(
+        f"{word} on {outcomes.count(v)}"
+        for v, word in (
+            ("helped", "won"),
+            ("no practical difference", "tied"),
+            ("hurt", "lost"),
+            ("inconclusive", "could not be told apart"),
+        )
+    )
+    overview = [
+        f"Against the best tuned non-noise method (weight decay, dropout or early stopping, "
+        f"each tuned by the same CV with the same number of candidates; margin +-{margin:g}), "
+        f"the best noise method {tally} of {n} datasets. Hidden noise on top of that method "
+        f"added to it on {additions.count('helped')} of {n}."
+    ]
+    if ranking.get("p_value") is not None:
+        ranks = ranking["mean_ranks"]  # JSON keeps no order: find the best rank
+        leader = min(ranks, key=lambda method: (ranks[method], method))
+        rank = ranks[leader]
+        overview.append(
+            f"Across {ranking['datasets']} datasets the Friedman test on the ranks of "
+            f"{ranking['methods']} methods gives chi2 = {ranking['statistic']:.2f}, "
+            f"p = {ranking['p_value']:.2g}; best mean rank: {leader} ({rank:.2f}); Nemenyi "
+            f"critical difference {ranking['critical_difference']:.2f}."
+        )
+    best_of = {
+        str(r.dataset): str(r.method)
+        for r in cast(Any, frame[frame["best_non_noise"]]).itertuples()
+    }
+    rows = [
+        {
+            "dataset": r.dataset,
+            "method": r.method,
+            "chosen": setting(r, best_of[r.dataset]),
+            "test": _interval(r.test_acc, r.test_acc_low, r.test_acc_high).lstrip("+"),
+            "vs_none": _interval(r.diff_vs_none, r.diff_vs_none_low, r.diff_vs_none_high),
+            "vs_best": _interval(r.diff_vs_best, r.diff_vs_best_low, r.diff_vs_best_high),
+            "p": "-"
+            if r.p_holm_vs_best is None or pd.isna(r.p_holm_vs_best)
+            else f"{r.p_holm_vs_best:.2g}",
+        }
+        for r in cast(Any, frame).itertuples()
+    ]
+    return {"overview": overview, "sentences": sentences, "rows": rows}
