@@ -7,18 +7,13 @@ from typing import Any
 import pandas as pd
 
 from noisereg.benefit_summary import n_star
+from noisereg.stats import signed_interval
 
 MODE = (
     "resampled mode: every replicate draws its own training set from the generator and every "
     "model is scored on one large test set per dataset, so the intervals cover the draw of "
     "the data as well as initial weights and noise"
 )
-
-
-def _interval(mean: float, low: float | None, high: float | None) -> str:
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
-        return f"{mean:+.3f}"
-    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def _sizes(values: list[int]) -> str:
@@ -38,7 +33,7 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
         stop = n_star(cells)
         text = (
             lead + f"helped at n = {_sizes(sizes)}, most at n = {int(best.n_train)} with stddev "
-            f"{best.stddev:g} ({_interval(best.acc_diff, best.acc_diff_low, best.acc_diff_high)})"
+            f"{best.stddev:g} ({signed_interval(best, 'acc_diff')})"
             + (
                 "; it still helps at the largest size"
                 if stop is None
@@ -50,7 +45,7 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
         text += (
             f". It hurt in {len(hurt)} of {len(cells)} cells, most at n = {int(worst.n_train)} "
             f"with stddev {worst.stddev:g} "
-            f"({_interval(worst.acc_diff, worst.acc_diff_low, worst.acc_diff_high)})"
+            f"({signed_interval(worst, 'acc_diff')})"
         )
     return text + "."
 
@@ -58,10 +53,9 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
 def cv_sentence(name: str, placement: str, curves: pd.DataFrame) -> str:
     """Return what the CV-chosen noise level did to test accuracy on one dataset, per size."""
     parts = [
-        f"n = {int(r['n_train'])}: "
-        f"{_interval(r['gain_acc'], r['gain_acc_low'], r['gain_acc_high'])} "
-        f"(noise chosen for {r['cv_noisy_share']:.0%} of draws)"
-        for r in curves.sort_values("n_train").to_dict("records")
+        f"n = {int(r.n_train)}: {signed_interval(r, 'gain_acc')} "
+        f"(noise chosen for {r.cv_noisy_share:.0%} of draws)"
+        for r in curves.sort_values("n_train").itertuples()
     ]
     return (
         f"{name}, {placement} noise at the stddev CV chose on each training draw, against no "
@@ -115,9 +109,9 @@ def section(cells: pd.DataFrame, curves: pd.DataFrame, placement: str) -> dict[s
                     "placement": p,
                     "n_train": int(best.n_train),
                     "stddev": f"{best.stddev:g}",
-                    "acc": _interval(best.acc_diff, best.acc_diff_low, best.acc_diff_high),
-                    "loss": _interval(best.loss_diff, best.loss_diff_low, best.loss_diff_high),
-                    "ece": _interval(best.ece_diff, best.ece_diff_low, best.ece_diff_high),
+                    "acc": signed_interval(best, "acc_diff"),
+                    "loss": signed_interval(best, "loss_diff"),
+                    "ece": signed_interval(best, "ece_diff"),
                     "n_star": "-" if stop is None else str(stop),
                 }
             )

@@ -17,19 +17,13 @@ import pandas as pd
 from noisereg.io import InputError
 from noisereg.outputs import NO_NOISE
 from noisereg.params import Params, ReportParams
-from noisereg.stats import summarize
+from noisereg.stats import summarize_with
 
 MEASURES = {  # column in the map -> (per-replicate column, scale: count -> rate)
     "acc": "test_correct",
     "loss": "test_loss",
     "ece": "test_ece",
 }
-
-
-def _interval(report: ReportParams, values: np.ndarray, scale: float = 1.0) -> dict[str, Any]:
-    return summarize(
-        values, report.confidence, report.bootstrap_seed, report.bootstrap_resamples, scale
-    )
 
 
 def _aligned(cell: pd.DataFrame, reference: pd.DataFrame, where: str) -> None:
@@ -69,7 +63,7 @@ def map_cells(name: str, replicates: pd.DataFrame, report: ReportParams) -> pd.D
             for measure, column in MEASURES.items():
                 difference = cell[column].to_numpy() - reference[column].to_numpy()
                 scale = n_test if measure == "acc" else 1.0
-                summary = _interval(report, difference, scale)
+                summary = summarize_with(report, difference, scale)
                 record[f"{measure}_diff"] = summary["mean"]
                 record[f"{measure}_diff_low"] = summary["ci_low"]
                 record[f"{measure}_diff_high"] = summary["ci_high"]
@@ -131,7 +125,7 @@ def learning_curves(
         plain = reference["test_correct"].to_numpy()
         record: dict[str, Any] = {"dataset": name, "n_train": n_train}
         for key, values in (("none", plain), ("cv", picked), ("gain", picked - plain)):
-            summary = _interval(report, values, n_test)
+            summary = summarize_with(report, values, n_test)
             record[f"{key}_acc"] = summary["mean"]
             record[f"{key}_acc_low"] = summary["ci_low"]
             record[f"{key}_acc_high"] = summary["ci_high"]

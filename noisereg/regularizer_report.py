@@ -7,7 +7,7 @@ from typing import Any, cast
 import pandas as pd
 
 from noisereg.params import COMBINED, EARLY_STOPPING, NONE
-from noisereg.stats import verdict
+from noisereg.stats import signed_interval, verdict
 
 # stats.verdict of (noise - best non-noise) -> how the sentence says it.
 AGAINST = {
@@ -38,12 +38,6 @@ def setting(row: Any, best: str) -> str:
     return f"{row.method} {row.value:g}"
 
 
-def _interval(mean: float, low: float | None, high: float | None) -> str:
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
-        return f"{mean:+.3f}"
-    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
-
-
 def dataset_verdict(rows: pd.DataFrame, margin: float) -> tuple[str, str, str]:
     """Return (sentence, noise-vs-best verdict, combination verdict) for one dataset."""
     name = rows["dataset"].iloc[0]
@@ -59,8 +53,7 @@ def dataset_verdict(rows: pd.DataFrame, margin: float) -> tuple[str, str, str]:
         f"{name}: CV picked {setting(best, best.method)} as the best non-noise method (test "
         f"accuracy {best.test_acc:.3f}) and {setting(noise, best.method)} as the best noise "
         "method; noise "
-        f"{AGAINST[against]} it: "
-        + _interval(noise.diff_vs_best, noise.diff_vs_best_low, noise.diff_vs_best_high)
+        f"{AGAINST[against]} it: " + signed_interval(noise, "diff_vs_best")
     )
     p = noise.p_holm_vs_best
     text += "" if p is None or pd.isna(p) else f" (Holm p {p:.2g})"
@@ -71,7 +64,7 @@ def dataset_verdict(rows: pd.DataFrame, margin: float) -> tuple[str, str, str]:
         adds = verdict(c.diff_vs_best_low, c.diff_vs_best_high, margin)
         text += (
             f"; hidden noise on top of it ({setting(c, best.method)}) {ADDS[adds]}: "
-            f"{_interval(c.diff_vs_best, c.diff_vs_best_low, c.diff_vs_best_high)}"
+            f"{signed_interval(c, 'diff_vs_best')}"
         )
     return text + ".", against, adds
 
@@ -119,9 +112,9 @@ def section(frame: pd.DataFrame, ranking: dict[str, Any], margin: float) -> dict
             "dataset": r.dataset,
             "method": r.method,
             "chosen": setting(r, best_of[r.dataset]),
-            "test": _interval(r.test_acc, r.test_acc_low, r.test_acc_high).lstrip("+"),
-            "vs_none": _interval(r.diff_vs_none, r.diff_vs_none_low, r.diff_vs_none_high),
-            "vs_best": _interval(r.diff_vs_best, r.diff_vs_best_low, r.diff_vs_best_high),
+            "test": signed_interval(r, "test_acc").lstrip("+"),
+            "vs_none": signed_interval(r, "diff_vs_none"),
+            "vs_best": signed_interval(r, "diff_vs_best"),
             "p": "-"
             if r.p_holm_vs_best is None or pd.isna(r.p_holm_vs_best)
             else f"{r.p_holm_vs_best:.2g}",

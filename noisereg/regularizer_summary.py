@@ -17,13 +17,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from noisereg.params import COMBINED, NOISE_METHODS, NONE, ReportParams
-from noisereg.stats import holm, paired_comparison, summarize
-
-
-def _interval(report: ReportParams, values: Any, scale: float = 1.0) -> dict[str, Any]:
-    return summarize(
-        values, report.confidence, report.bootstrap_seed, report.bootstrap_resamples, scale
-    )
+from noisereg.stats import holm, paired_comparison, summarize_with
 
 
 def _paired(report: ReportParams, a: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any]:
@@ -49,7 +43,7 @@ def dataset_rows(
     for record in cast(Any, chosen).itertuples():
         run = runs[record.method]
         n_test = int(run["n_test"].iloc[0])
-        accuracy = _interval(report, run["test_correct"], n_test)
+        accuracy = summarize_with(report, run["test_correct"], n_test)
         versus_none = _paired(report, run, runs[NONE])["diff"]
         versus_best = _paired(report, run, runs[best])
         p_values[record.method] = None if record.method == best else versus_best["p_value"]
@@ -67,7 +61,7 @@ def dataset_rows(
             "test_acc_high": accuracy["ci_high"],
         }
         for measure in ("test_loss", "test_ece"):
-            spread = _interval(report, run[measure])
+            spread = summarize_with(report, run[measure])
             row[measure] = spread["mean"]
             row[f"{measure}_low"] = spread["ci_low"]
             row[f"{measure}_high"] = spread["ci_high"]

@@ -9,11 +9,14 @@ ranks and comparisons).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
+
+if TYPE_CHECKING:
+    from noisereg.params import ReportParams
 
 PAIRED_TEST = (
     "Wilcoxon signed-rank on the paired differences in correct counts, two-sided, zero "
@@ -59,6 +62,13 @@ def summarize(
         "ci_high": float(high / scale),
         "identical": False,
     }
+
+
+def summarize_with(report: ReportParams, values: ArrayLike, scale: float = 1.0) -> dict[str, Any]:
+    """Return `summarize` of `values / scale` at the report section's level and bootstrap."""
+    return summarize(
+        values, report.confidence, report.bootstrap_seed, report.bootstrap_resamples, scale
+    )
 
 
 def bootstrap_interval(
@@ -155,3 +165,15 @@ def verdict(low: float | None, high: float | None, margin: float) -> str:
     if -margin < low and high < margin:
         return "no practical difference"
     return "inconclusive"
+
+
+def signed_interval(row: Any, column: str) -> str:
+    """Return a row's `column` with its `<column>_low`/`_high` as '+0.012 [+0.003, +0.020]'.
+
+    `row` is a record with attribute access (a pandas row or itertuples tuple); without an
+    interval the value stands alone.
+    """
+    mean, low, high = (getattr(row, column + suffix) for suffix in ("", "_low", "_high"))
+    if low is None or high is None or np.isnan(low) or np.isnan(high):
+        return f"{mean:+.3f}"
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"

@@ -28,7 +28,7 @@ class ReplicateRun:
     """One configuration trained over all replicate seeds."""
 
     per_seed: pd.DataFrame  # seed_set, replicate, init_seed, (train|test)_correct, n_*, test_loss
-    history: pd.DataFrame  # epoch, <column>, <column>_std
+    history: pd.DataFrame | None  # epoch, <column>, <column>_std; None when not kept
     weights: list[MLPWeights]
 
 
@@ -57,6 +57,7 @@ def train_replicates(
     settings: ComputeParams,
     label: str,
     seed_set: int = 0,
+    keep_history: bool = True,
 ) -> list[ReplicateRun]:
     """Return one ReplicateRun per net, each trained over the replicate seeds.
 
@@ -64,6 +65,7 @@ def train_replicates(
     share a graph. `seed_set` 1 uses `train.replication_seed` as the root instead of
     `train.seed`: an independent seed set on which a verdict can be checked. It is its own
     engine call, so the primary results are the same with the replication on or off.
+    Without `keep_history` the curves are logged only for progress and not returned.
     """
     all_train, all_test = tuple(range(len(split.y_train))), tuple(range(len(split.y_test)))
     root = train.seed if seed_set == 0 else train.replication_seed
@@ -81,7 +83,7 @@ def train_replicates(
         split.y_train,
         split.x_test,
         split.y_test,
-        train,
+        train if keep_history else engine.progress_only(train),
         settings,
         label,
     )
@@ -93,14 +95,22 @@ def train_replicates(
             {"seed_set": seed_set, "replicate": r, "init_seed": seeds[r][0], **score_seed(w, split)}
             for r, w in enumerate(weights)
         ]
-        history = {"epoch": result.logged_epochs}
-        for column in engine.HISTORY_COLUMNS:
-            values = result.history[column][block].astype(np.float64)
-            history[column] = values.mean(axis=0)
-            spread = values.std(axis=0, ddof=1) if len(weights) > 1 else np.zeros(values.shape[1])
-            history[f"{column}_std"] = spread
-        runs.append(ReplicateRun(pd.DataFrame(rows), pd.DataFrame(history), weights))
+        history = _history(result, block) if keep_history else None
+        runs.append(ReplicateRun(pd.DataFrame(rows), history, weights))
     return runs
+
+
+def _history(result: engine.TrainResult, block: slice) -> pd.DataFrame:
+    """Return the logged curves of one configuration's replicates: mean and std per epoch."""
+    history = {"epoch": result.logged_epochs}
+    for column in engine.HISTORY_COLUMNS:
+        values = result.history[column][block].astype(np.float64)
+        history[column] = values.mean(axis=0)
+        n_seeds = values.shape[0]
+        history[f"{column}_std"] = (
+            values.std(axis=0, ddof=1) if n_seeds > 1 else np.zeros(values.shape[1])
+        )
+    return pd.DataFrame(history)
 
 
 @dataclass(frozen=True)
@@ -181,7 +191,7 @@ def run_grid(split: Split, params: Params) -> GridResult:
         split.y_train,
         split.x_train,
         split.y_train,
-        train,
+        engine.progress_only(train),  # scored from the final weights alone
         params.compute,
         "grid_search",
     )
@@ -197,7 +207,9 @@ def run_grid(split: Split, params: Params) -> GridResult:
     best, one_se = choose_cells(cells)
     chosen = {"best": best, "one_se": one_se}
     nets = [Net.of(int(c["hidden_units"]), hidden_stddev=c["noise"]) for c in chosen.values()]
-    runs = train_replicates(split, nets, train, params.compute, "grid_search refit")
+    runs = train_replicates(
+        split, nets, train, params.compute, "grid_search refit", keep_history=False
+    )
     return GridResult(cells, scores, best, one_se, dict(zip(chosen, runs, strict=True)))
 
 
@@ -242,7 +254,7 @@ def run_sweep(split: Split, params: Params) -> pd.DataFrame:
     """Return one row per replicate of every (placement, stddev) sweep point."""
     points = sweep_configs(params.sweep)
     nets = [net for _, _, net in points]
-    runs = train_replicates(split, nets, params.train, params.compute, "sweep")
+    runs = train_replicates(split, nets, params.train, params.compute, "sweep", keep_history=False)
     frames = []
     for (placement, stddev, _), run in zip(points, runs, strict=True):
         frame = run.per_seed.copy()

@@ -22,7 +22,7 @@ from noisereg.stats import (
     adjusted_confidence,
     holm,
     paired_comparison,
-    summarize,
+    summarize_with,
     verdict,
 )
 
@@ -30,12 +30,6 @@ GRID_SE_METHOD = (
     "corrected resampled standard error (Nadeau & Bengio 2003): std of the fold accuracies "
     "x sqrt(1/J + n_validation/n_training), J = folds x repeats"
 )
-
-
-def _summary(report: ReportParams, values: Any, scale: float = 1.0) -> dict[str, Any]:
-    return summarize(
-        values, report.confidence, report.bootstrap_seed, report.bootstrap_resamples, scale
-    )
 
 
 def seed_set(per_seed: pd.DataFrame, which: int) -> pd.DataFrame:
@@ -52,10 +46,10 @@ def seed_summaries(per_seed: pd.DataFrame, report: ReportParams) -> dict[str, An
     gap = train * n_test - test * n_train
     return {
         "replicates": len(per_seed),
-        "train_acc": _summary(report, train, n_train),
-        "test_acc": _summary(report, test, n_test),
-        "test_loss": _summary(report, per_seed["test_loss"].to_numpy()),
-        "gap": _summary(report, gap, n_train * n_test),
+        "train_acc": summarize_with(report, train, n_train),
+        "test_acc": summarize_with(report, test, n_test),
+        "test_loss": summarize_with(report, per_seed["test_loss"].to_numpy()),
+        "gap": summarize_with(report, gap, n_train * n_test),
     }
 
 
@@ -169,7 +163,9 @@ def sweep_summary(points: pd.DataFrame, report: ReportParams) -> pd.DataFrame:
     """Return one row per (placement, stddev): test accuracy mean and CI, train accuracy mean."""
     rows = []
     for (placement, stddev), frame in points.groupby(["placement", "stddev"], sort=True):
-        test = _summary(report, frame["test_correct"].to_numpy(), int(frame["n_test"].iloc[0]))
+        test = summarize_with(
+            report, frame["test_correct"].to_numpy(), int(frame["n_test"].iloc[0])
+        )
         rows.append(
             {
                 "placement": placement,
@@ -261,7 +257,7 @@ def findings(
 
     return {
         "best": best,
-        "best_test_acc": _summary(
+        "best_test_acc": summarize_with(
             report, candidates[best]["test_correct"].to_numpy(), int(base["n_test"].iloc[0])
         ),
         "best_vs_baseline": versus(candidates[best], base),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from noisereg import batched, engine
@@ -79,6 +83,32 @@ def test_result_does_not_depend_on_batch_mates_or_chunking(split: Split) -> None
     ).weights[1]
     for x, y in zip(alone.as_list(), together.as_list(), strict=True):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+
+
+def test_logging_less_often_leaves_the_weights_unchanged(split: Split) -> None:
+    opt = engine.Optimization.keras_adam(60, log_every=1)
+    coarse = engine.progress_only(opt)
+    assert coarse.log_every == 6  # ten progress lines
+    every_epoch, progress = train(split, [member(1)], opt), train(split, [member(1)], coarse)
+    assert_same_weights(every_epoch.weights, progress.weights)
+    np.testing.assert_array_equal(progress.logged_epochs, np.arange(6, 61, 6))
+    np.testing.assert_array_equal(
+        progress.history["val_loss"][0], every_epoch.history["val_loss"][0, 5::6]
+    )
+
+
+def test_stage_processes_use_the_reusing_cpu_allocator() -> None:
+    # Set by `import noisereg` before TensorFlow starts; TF reports allocator stats for the
+    # CPU only when its BFC allocator is in use.
+    script = (
+        "import noisereg, tensorflow as tf; tf.ones([8]); "
+        "print(tf.config.experimental.get_memory_info('CPU:0')['peak'] > 0)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPU_ALLOCATOR_USE_BFC"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() == "True", result.stderr[-500:]
 
 
 def test_smaller_fold_trains_as_if_alone_in_minibatch_mode(split: Split) -> None:
