@@ -53,9 +53,9 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
 def cv_sentence(name: str, placement: str, curves: pd.DataFrame) -> str:
     """Return what the CV-chosen noise level did to test accuracy on one dataset, per size."""
     parts = [
-        f"n = {int(r.n_train)}: {signed_interval(r, 'gain_acc')} "
-        f"(noise chosen for {r.cv_noisy_share:.0%} of draws)"
-        for r in curves.sort_values("n_train").itertuples()
+        f"n = {int(r['n_train'])}: {signed_interval(r, 'gain_acc')} "
+        f"(noise chosen for {r['cv_noisy_share']:.0%} of draws)"
+        for r in curves.sort_values("n_train").to_dict("records")
     ]
     return (
         f"{name}, {placement} noise at the stddev CV chose on each training draw, against no "

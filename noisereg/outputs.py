@@ -174,6 +174,8 @@ def write_variant(
     `report.confidence` belong to the summarize stage, so changing them retrains nothing.
     The models themselves go to `model_dir(name)` through `models.write_model_dir`.
     """
+    if run.history is None:
+        raise ValueError(f"train@{name}: its run was trained without keeping the curves")
     write_csv(history_path(name), run.history)
     write_csv(decision_path(name), surface_frame(run.weights, split))
     frames = [run.per_seed] + ([replication.per_seed] if replication else [])

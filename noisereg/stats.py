@@ -170,10 +170,14 @@ def verdict(low: float | None, high: float | None, margin: float) -> str:
 def signed_interval(row: Any, column: str) -> str:
     """Return a row's `column` with its `<column>_low`/`_high` as '+0.012 [+0.003, +0.020]'.
 
-    `row` is a record with attribute access (a pandas row or itertuples tuple); without an
-    interval the value stands alone.
+    `row` is a mapping (a records dict) or has attribute access (a pandas row, an
+    itertuples tuple); without an interval the value stands alone.
     """
-    mean, low, high = (getattr(row, column + suffix) for suffix in ("", "_low", "_high"))
+    names = [column + suffix for suffix in ("", "_low", "_high")]
+    if isinstance(row, Mapping):
+        mean, low, high = (row[name] for name in names)
+    else:
+        mean, low, high = (getattr(row, name) for name in names)
     if low is None or high is None or np.isnan(low) or np.isnan(high):
         return f"{mean:+.3f}"
     return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
