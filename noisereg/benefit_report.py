@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from noisereg.benefit_summary import n_star
-from noisereg.stats import signed_interval
+from noisereg.stats import column_interval
 
 MODE = (
     "resampled mode: every replicate draws its own training set from the generator and every "
@@ -33,7 +33,7 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
         stop = n_star(cells)
         text = (
             lead + f"helped at n = {_sizes(sizes)}, most at n = {int(best.n_train)} with stddev "
-            f"{best.stddev:g} ({signed_interval(best, 'acc_diff')})"
+            f"{best.stddev:g} ({column_interval(best, 'acc_diff')})"
             + (
                 "; it still helps at the largest size"
                 if stop is None
@@ -45,7 +45,7 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
         text += (
             f". It hurt in {len(hurt)} of {len(cells)} cells, most at n = {int(worst.n_train)} "
             f"with stddev {worst.stddev:g} "
-            f"({signed_interval(worst, 'acc_diff')})"
+            f"({column_interval(worst, 'acc_diff')})"
         )
     return text + "."
 
@@ -53,7 +53,7 @@ def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
 def cv_sentence(name: str, placement: str, curves: pd.DataFrame) -> str:
     """Return what the CV-chosen noise level did to test accuracy on one dataset, per size."""
     parts = [
-        f"n = {int(r['n_train'])}: {signed_interval(r, 'gain_acc')} "
+        f"n = {int(r['n_train'])}: {column_interval(r, 'gain_acc')} "
         f"(noise chosen for {r['cv_noisy_share']:.0%} of draws)"
         for r in curves.sort_values("n_train").to_dict("records")
     ]
@@ -109,9 +109,9 @@ def section(cells: pd.DataFrame, curves: pd.DataFrame, placement: str) -> dict[s
                     "placement": p,
                     "n_train": int(best.n_train),
                     "stddev": f"{best.stddev:g}",
-                    "acc": signed_interval(best, "acc_diff"),
-                    "loss": signed_interval(best, "loss_diff"),
-                    "ece": signed_interval(best, "ece_diff"),
+                    "acc": column_interval(best, "acc_diff"),
+                    "loss": column_interval(best, "loss_diff"),
+                    "ece": column_interval(best, "ece_diff"),
                     "n_star": "-" if stop is None else str(stop),
                 }
             )

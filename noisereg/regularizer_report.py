@@ -7,7 +7,7 @@ from typing import Any, cast
 import pandas as pd
 
 from noisereg.params import COMBINED, EARLY_STOPPING, NONE
-from noisereg.stats import signed_interval, verdict
+from noisereg.stats import column_interval, verdict
 
 # stats.verdict of (noise - best non-noise) -> how the sentence says it.
 AGAINST = {
@@ -53,7 +53,7 @@ def dataset_verdict(rows: pd.DataFrame, margin: float) -> tuple[str, str, str]:
         f"{name}: CV picked {setting(best, best.method)} as the best non-noise method (test "
         f"accuracy {best.test_acc:.3f}) and {setting(noise, best.method)} as the best noise "
         "method; noise "
-        f"{AGAINST[against]} it: " + signed_interval(noise, "diff_vs_best")
+        f"{AGAINST[against]} it: " + column_interval(noise, "diff_vs_best")
     )
     p = noise.p_holm_vs_best
     text += "" if p is None or pd.isna(p) else f" (Holm p {p:.2g})"
@@ -64,7 +64,7 @@ def dataset_verdict(rows: pd.DataFrame, margin: float) -> tuple[str, str, str]:
         adds = verdict(c.diff_vs_best_low, c.diff_vs_best_high, margin)
         text += (
             f"; hidden noise on top of it ({setting(c, best.method)}) {ADDS[adds]}: "
-            f"{signed_interval(c, 'diff_vs_best')}"
+            f"{column_interval(c, 'diff_vs_best')}"
         )
     return text + ".", against, adds
 
@@ -112,9 +112,9 @@ def section(frame: pd.DataFrame, ranking: dict[str, Any], margin: float) -> dict
             "dataset": r.dataset,
             "method": r.method,
             "chosen": setting(r, best_of[r.dataset]),
-            "test": signed_interval(r, "test_acc").lstrip("+"),
-            "vs_none": signed_interval(r, "diff_vs_none"),
-            "vs_best": signed_interval(r, "diff_vs_best"),
+            "test": column_interval(r, "test_acc").lstrip("+"),
+            "vs_none": column_interval(r, "diff_vs_none"),
+            "vs_best": column_interval(r, "diff_vs_best"),
             "p": "-"
             if r.p_holm_vs_best is None or pd.isna(r.p_holm_vs_best)
             else f"{r.p_holm_vs_best:.2g}",

@@ -167,7 +167,7 @@ def verdict(low: float | None, high: float | None, margin: float) -> str:
     return "inconclusive"
 
 
-def signed_interval(row: Any, column: str) -> str:
+def column_interval(row: Any, column: str) -> str:
     """Return a row's `column` with its `<column>_low`/`_high` as '+0.012 [+0.003, +0.020]'.
 
     `row` is a mapping (a records dict) or has attribute access (a pandas row, an
