@@ -94,6 +94,9 @@ class LoopShape:
     noisy: frozenset[str]  # placements where some model's stddev is > 0
     shared: frozenset[str]  # noisy placements where some models share one stream's draws
     regularized: bool = False  # some model has weight decay (l2 > 0)
+    # U when model k draws stream k % U (a grid width's or a sweep placement's chunk, whose
+    # members run over the streams once per stddev), else 0; see BatchedLoop._noise.
+    cycle: int = 0
 
 
 class NoiseStreams(NamedTuple):
@@ -185,12 +188,23 @@ class BatchedLoop:
         noise. Shared streams are drawn once ([U, rows, cols]) and gathered to their models.
         """
         streams = data.noise[placement]
-        if placement in self.shape.shared:
-            keys = tf.stack([streams.seeds, tf.gather(steps, streams.first)], axis=1)
-            normals = tf.gather(standard_normal(keys, rows, cols), streams.owner)
-        else:
+        if placement not in self.shape.shared:
             normals = standard_normal(tf.stack([streams.seeds, steps], axis=1), rows, cols)
-        return streams.stddevs[:, None, None] * normals
+            return streams.stddevs[:, None, None] * normals
+        keys = tf.stack([streams.seeds, tf.gather(steps, streams.first)], axis=1)
+        normals = standard_normal(keys, rows, cols)  # [U, rows, cols]
+        cycle = self.shape.cycle
+        if cycle:
+            # Models are [K / U, U] over the streams: a batched outer product of stddevs
+            # [K / U, U, 1, 1] and draws [1, U, 1, rows x cols], broadcast over the first
+            # axis, scales each stream for its models without gathering copies first. Its
+            # inner dimension is 1, so each entry is one rounded product, as in the multiply.
+            scaled = tf.matmul(
+                tf.reshape(streams.stddevs, [-1, cycle, 1, 1]),
+                tf.reshape(normals, [1, cycle, 1, rows * cols]),
+            )
+            return tf.reshape(scaled, [self.shape.k, rows, cols])
+        return streams.stddevs[:, None, None] * tf.gather(normals, streams.owner)
 
     def _keep(
         self, data: ChunkData, placement: str, steps: tf.Tensor, rows: int, cols: int
@@ -262,7 +276,9 @@ class BatchedLoop:
         """Backpropagate d(loss)/d(logits) to every parameter, in the state's order."""
         last_hidden, _, _, out_kernel = layers[-1]
         grads = [tf.einsum("kbh,kb->kh", last_hidden, g_logits), tf.reduce_sum(g_logits, 1)]
-        g_hidden = g_logits[:, :, None] * out_kernel[:, None, :]
+        # The outer product as a matmul with inner dimension 1: one rounded product per
+        # entry, as the broadcast multiply computes it, without Eigen's two-sided broadcast.
+        g_hidden = tf.matmul(g_logits[:, :, None], out_kernel[:, None, :])
         for layer in reversed(range(self.depth)):
             layer_input, pre, multiplier, kernel = layers[layer]
             if multiplier is not None:

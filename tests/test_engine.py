@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
+import pytest
 
 from noisereg import batched, engine
 from noisereg.data import Split
@@ -186,19 +188,30 @@ def grid_like_members(rows_per_fold: list[tuple[int, ...]]) -> list[engine.Membe
     ]
 
 
-def test_models_sharing_a_stream_draw_it_once_with_the_same_results(split: Split) -> None:
+@pytest.mark.parametrize(
+    ("order", "owner", "cycle"),
+    [
+        (list(range(9)), [0, 1, 2] * 3, 3),
+        ([0, 3, 6, 1, 4, 7, 2, 5, 8], [0, 0, 0, 1, 1, 1, 2, 2, 2], 0),
+    ],
+    ids=["model k draws stream k % 3 (batched outer product)", "grouped by stream (gather)"],
+)
+def test_models_sharing_a_stream_draw_it_once_with_the_same_results(
+    split: Split, order: list[int], owner: list[int], cycle: int
+) -> None:
     # Two folds of 20 rows share nothing but their size; a 10-row fold takes fewer steps in
     # minibatch mode, so a copy of it with a 20-row fold's seed would need its own stream.
     folds = [tuple(range(20)), tuple(range(10, 30)), tuple(range(0, 30, 3))]
-    members = grid_like_members(folds)
+    members = [grid_like_members(folds)[i] for i in order]
     streams = engine.noise_streams(members)["pre0"]
     assert streams.seeds.shape[0] == 3  # one stream per fold, not one per model
-    np.testing.assert_array_equal(streams.owner, [0, 1, 2] * 3)
+    np.testing.assert_array_equal(streams.owner, owner)
     data = (split.x_train, split.y_train, split.x_test, split.y_test)
     for opt in (OPT, engine.Optimization.keras_adam(30, 8, log_every=10)):
         shared = engine._Chunk(members, *data, opt)
         alone = engine._Chunk(members, *data, opt, share_draws=False)
         assert shared.shape.shared == {"pre0"} and alone.shape.shared == frozenset()
+        assert shared.shape.cycle == cycle and alone.shape.cycle == 0
         with_sharing, without = shared.run("shared", 0.0), alone.run("per model", 0.0)
         assert_same_weights(with_sharing.weights, without.weights)
         for column in engine.HISTORY_COLUMNS:
@@ -218,6 +231,50 @@ def test_shared_draws_match_models_trained_one_by_one(split: Split) -> None:
         np.testing.assert_allclose(
             alone.history["train_loss"][0], together.history["train_loss"][index], atol=1e-6
         )
+
+
+def test_stream_cycle_needs_every_model_on_stream_k_mod_u() -> None:
+    def cycle(folds: list[int]) -> int:
+        members = [
+            engine.Member(Net.of(8, hidden_stddev=0.1), 1, 50 + f, ALL_TRAIN, ()) for f in folds
+        ]
+        return engine.stream_cycle(engine.noise_streams(members))
+
+    assert cycle([0, 1, 0, 1, 0, 1]) == 2
+    assert cycle([0, 1, 0]) == 0  # 3 models do not split into rows of 2 streams
+    assert cycle([0, 1, 1, 0]) == 0  # shared, but not in the cyclic order
+    assert cycle([0, 1, 2]) == 0  # nothing shared
+
+
+def test_the_next_chunk_compiles_while_one_trains(
+    split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three chunks of three shapes (widths): the first chunk's run waits until the second
+    # chunk's graph is being built on the background thread; run one after another, it
+    # would wait for a compile that never starts and time out.
+    second_compiling, compile_threads = threading.Event(), []
+    real_compile, real_run = engine._Chunk.compile, engine._Chunk.run
+
+    def compile(self: engine._Chunk) -> None:
+        compile_threads.append(threading.current_thread().name)
+        if self.shape.hidden_units == (12,):
+            second_compiling.set()
+        real_compile(self)
+
+    def run(self: engine._Chunk, tag: str, started: float) -> engine.TrainResult:
+        if self.shape.hidden_units == (8,):
+            assert second_compiling.wait(timeout=60), "the next chunk was not compiled meanwhile"
+        return real_run(self, tag, started)
+
+    monkeypatch.setattr(engine._Chunk, "compile", compile)
+    monkeypatch.setattr(engine._Chunk, "run", run)
+    members = [member(1, width=8), member(2, width=12), member(3, width=16)]
+    prefetched = train(split, members)
+    assert len(compile_threads) == 3
+    assert all(name.startswith("next-chunk") for name in compile_threads)
+    monkeypatch.undo()
+    for index, one in enumerate(members):
+        assert_same_weights(train(split, [one]).weights, [prefetched.weights[index]])
 
 
 def test_a_group_larger_than_a_chunk_keeps_stream_sharers_together() -> None:

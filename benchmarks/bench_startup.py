@@ -1,0 +1,73 @@
+"""Time a stage process's start (imports) and exit with and without the stages' GC handling.
+
+`stages/__init__.py` switches Python's cyclic garbage collector off while a stage imports
+TensorFlow, Keras, scikit-learn and pandas, and `noisereg.cli.run_stage` freezes the
+imported objects (gc.freeze) before the stage body and again before the exit. Side by side,
+alternating, best of ROUNDS: a process that imports a stage's modules with the collector on
+throughout (as before), and one that starts the way a stage does. Start is from process
+launch to "imports done"; exit is from then to the process's end.
+
+Run: .venv/bin/python benchmarks/bench_startup.py [--stage grid_search] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Both print a line once the stage's modules are imported (and, for the stage way, after
+# run_stage has returned), then exit.
+COLLECTOR_ON = "import gc, stages; gc.enable(); import stages.{stage}; print('ready', flush=True)"
+STAGE_WAY = (
+    "import stages.{stage}; from noisereg.cli import run_stage; "
+    "run_stage('startup', lambda: None); print('ready', flush=True)"
+)
+
+
+def start_and_exit(code: str) -> tuple[float, float]:
+    """Return (seconds to the 'ready' line, seconds from it to the process's end)."""
+    launched = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    ready = time.perf_counter()
+    process.wait(timeout=120)
+    if line.strip() != b"ready" or process.returncode != 0:
+        sys.exit(f"probe failed (exit {process.returncode}): {code}")
+    return ready - launched, time.perf_counter() - ready
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stage", default="grid_search", help="stage module under stages/")
+    parser.add_argument("--rounds", type=int, default=5, help="runs per side")
+    args = parser.parse_args()
+    sides = {"collector on": COLLECTOR_ON, "stage way": STAGE_WAY}
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(args.rounds):
+        for side, code in sides.items():
+            start, stop = start_and_exit(code.format(stage=args.stage))
+            previous = best.get(side, (start, stop))
+            best[side] = (min(previous[0], start), min(previous[1], stop))
+    for side, (start, stop) in best.items():
+        print(
+            f"{args.stage} {side}: start {start:.2f} s, exit {stop:.2f} s, "
+            f"total {start + stop:.2f} s"
+        )
+    (start_on, stop_on), (start_way, stop_way) = best["collector on"], best["stage way"]
+    saved = start_on + stop_on - start_way - stop_way
+    print(
+        f"best of {args.rounds}: start {start_on / start_way:.2f}x, "
+        f"exit {stop_on / stop_way:.2f}x, saved {saved:.2f} s per stage process"
+    )
+
+
+if __name__ == "__main__":
+    main()

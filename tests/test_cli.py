@@ -1,0 +1,31 @@
+"""The stage wrapper: garbage collection in a stage process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+# Imports as `python -m stages.x` does (the package first), then a stage body that reports
+# whether the collector runs and whether the imported modules were frozen out of its sight.
+PROBE = """
+import gc
+import stages
+import noisereg.study
+during_imports = gc.isenabled()
+from noisereg.cli import run_stage
+seen = []
+run_stage("probe", lambda: seen.append((gc.isenabled(), gc.get_freeze_count())))
+print(during_imports, seen[0][0], seen[0][1] > 100_000, gc.get_freeze_count() >= seen[0][1])
+"""
+
+
+def test_stage_imports_skip_the_collector_and_the_stage_body_runs_with_it() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-1000:]
+    # Off during the imports; on while the stage runs (its own garbage is collected), with
+    # the imported modules frozen; frozen again (never fewer objects) before the exit.
+    assert result.stdout.split() == ["False", "True", "True", "True"]
