@@ -185,7 +185,8 @@ class BatchedLoop:
 
         Keyed by each model's own update count (int32 [K]), not the chunk's step index: a
         model that shares a graph with larger CV folds (more steps per epoch) draws the same
-        noise. Shared streams are drawn once ([U, rows, cols]) and gathered to their models.
+        noise. Shared streams are drawn once ([U, rows, cols]) and gathered to their models,
+        or, when model k draws stream k % U, scaled for them by one batched matmul.
         """
         streams = data.noise[placement]
         if placement not in self.shape.shared:
