@@ -288,7 +288,8 @@ class _Chunk:
     def compile(self) -> None:
         """Trace and optimize the loop for this chunk's shape now (a call of zero epochs).
 
-        Chunks of a shape already compiled reuse its graph, and this costs a few ms.
+        Chunks of a shape already compiled reuse its graph: then this is one more call
+        (a one-epoch call of a compiled 60-model sweep chunk took 5-13 ms, measured).
         """
         zero = tf.constant(0, tf.int32)
         batched.compiled_loop(self.shape).run_intervals(

@@ -202,7 +202,8 @@ def test_models_sharing_a_stream_draw_it_once_with_the_same_results(
     # Two folds of 20 rows share nothing but their size; a 10-row fold takes fewer steps in
     # minibatch mode, so a copy of it with a 20-row fold's seed would need its own stream.
     folds = [tuple(range(20)), tuple(range(10, 30)), tuple(range(0, 30, 3))]
-    members = [grid_like_members(folds)[i] for i in order]
+    every_fold_and_stddev = grid_like_members(folds)
+    members = [every_fold_and_stddev[i] for i in order]
     streams = engine.noise_streams(members)["pre0"]
     assert streams.seeds.shape[0] == 3  # one stream per fold, not one per model
     np.testing.assert_array_equal(streams.owner, owner)
