@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_circles
-from sklearn.model_selection import train_test_split
 
 from noisereg.io import InputError, read_csv, write_csv
 from noisereg.params import DataParams
@@ -43,6 +41,11 @@ def dataset_size(params: DataParams, dataset: str) -> int:
 
 def make_split(params: DataParams, dataset: str = "reference") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (train, test) frames exactly as the reference draws and splits them."""
+    # Imported here: scikit-learn (with SciPy) is ~1.4 s of a process start, and the
+    # stages that only load a split (sweep, train, report) never need it.
+    from sklearn.datasets import make_circles
+    from sklearn.model_selection import train_test_split
+
     x, y = make_circles(
         n_samples=dataset_size(params, dataset),
         noise=params.noise,
