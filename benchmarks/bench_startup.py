@@ -68,11 +68,11 @@ def main() -> None:
             f"{args.stage} {side}: start {start:.2f} s, exit {stop:.2f} s, "
             f"total {start + stop:.2f} s"
         )
-    (start_on, stop_on), (start_way, stop_way) = best["as before"], best["stage way"]
-    saved = start_on + stop_on - start_way - stop_way
+    (start_before, stop_before), (start_way, stop_way) = best["as before"], best["stage way"]
+    saved = start_before + stop_before - start_way - stop_way
     print(
-        f"best of {args.rounds}: start {start_on / start_way:.2f}x, "
-        f"exit {stop_on / stop_way:.2f}x, saved {saved:.2f} s per stage process"
+        f"best of {args.rounds}: start {start_before / start_way:.2f}x, "
+        f"exit {stop_before / stop_way:.2f}x, saved {saved:.2f} s per stage process"
     )
 
 

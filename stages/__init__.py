@@ -37,13 +37,16 @@ class _TensorflowWithoutKerasPreload(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name != "tensorflow":
             return None
-        sys.meta_path.remove(self)  # TensorFlow is imported once per process
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:
             return spec
         run_init = spec.loader.exec_module
 
         def exec_module(module):
+            # Removed here, not in find_spec: the import system is still iterating over
+            # sys.meta_path there, and removing an entry would skip the finder after it.
+            # TensorFlow is imported once per process.
+            sys.meta_path.remove(self)
             sys.modules.setdefault(_KERAS_PRELOAD, None)
             try:
                 run_init(module)
