@@ -3,11 +3,11 @@
 Python imports this package before the stage module, so this is where a stage process's
 start is made cheaper; neither change below touches what a stage computes.
 
-- The garbage collector is off for the stage's imports: TensorFlow, Keras, scikit-learn
-  and pandas create ~700,000 objects, none of them garbage, and every full collection
-  during the imports walks all of them again (0.9 s of a grid_search start of 4.6 s,
-  measured). `noisereg.cli.run_stage` freezes what the imports built and switches
-  collection back on.
+- The garbage collector is off for the stage's imports: TensorFlow and pandas create
+  ~480,000 objects, none of them garbage, and every full collection during the imports
+  walks all of them again (`import stages.grid_search` took 3.2-3.9 s with collection off
+  and 3.7-4.8 s with it on, five runs each, measured). `noisereg.cli.run_stage` freezes
+  what the imports built and switches collection back on.
 - TensorFlow is imported without its eager import of Keras. TensorFlow's `__init__` imports
   `keras.src.optimizers` (inside a try that ignores ImportError) so that Keras' optimizers
   register for SavedModel loading; that import loads all of Keras, and with it
