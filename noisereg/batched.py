@@ -18,6 +18,7 @@ by hand: the family is small, and the hand-written backward pass keeps the graph
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -159,6 +160,24 @@ def weights_of(state: State) -> list[MLPWeights]:
     arrays = [t.numpy() for t in state[:n_params]]
     arrays[-2], arrays[-1] = arrays[-2][:, :, None], arrays[-1][:, None]
     return MLPWeights.unstack(arrays[0::2], arrays[1::2])
+
+
+class _OneTracePerShape(logging.Filter):
+    """Drop TensorFlow's "frequent retracing" warning about the engine's own loops.
+
+    Each `LoopShape` has its own `BatchedLoop` and is traced once, by design. TensorFlow's
+    detector keys its count on the Python code object, which every BatchedLoop shares, so a
+    stage that trains many shapes (a benefit map: sizes x placements) read as one function
+    retracing, and `make repro` printed the warning 12 times. Other functions still warn.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        ours = BatchedLoop._intervals.__qualname__ in message
+        return not (ours and "triggered tf.function retracing" in message)
+
+
+tf.get_logger().addFilter(_OneTracePerShape())
 
 
 @functools.lru_cache(maxsize=16)

@@ -113,6 +113,39 @@ def test_stage_processes_use_the_reusing_cpu_allocator() -> None:
     assert result.stdout.strip() == "True", result.stderr[-500:]
 
 
+# Trains one 1-epoch model at each of six widths: six shapes, six traces, as a benefit map does.
+_SIX_SHAPES = """
+import sys
+import numpy as np
+import tensorflow as tf
+from noisereg import engine
+from noisereg.net import Net
+if sys.argv[1] == "without-filter":
+    for log_filter in list(tf.get_logger().filters):
+        tf.get_logger().removeFilter(log_filter)
+x = np.zeros((4, 2), np.float32)
+y = np.array([0, 1, 0, 1], np.float32)
+opt = engine.Optimization.keras_adam(1, log_every=1)
+for width in range(1, 7):
+    member = engine.Member(Net.of(width, hidden_stddev=0.1), 1, 2, (0, 1, 2, 3), (0, 1))
+    engine.train([member], x, y, x, y, opt)
+"""
+
+
+def test_a_trace_per_loop_shape_is_not_reported_as_retracing() -> None:
+    # Fresh processes: TensorFlow warns at most twice per function and process.
+    def stderr_of(mode: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", _SIX_SHAPES, mode], capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr[-1000:]
+        return result.stderr
+
+    warning = "triggered tf.function retracing"
+    assert warning in stderr_of("without-filter")  # the scenario does make TensorFlow warn
+    assert warning not in stderr_of("as-shipped")
+
+
 def test_smaller_fold_trains_as_if_alone_in_minibatch_mode(split: Split) -> None:
     opt = engine.Optimization.keras_adam(30, 8, log_every=10)
     short_rows = tuple(range(0, 30, 3))  # 10 rows: 2 batches per epoch, the other member 4
