@@ -14,12 +14,14 @@ the speed-up is taken against the faster of the two tuned fits. Run:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,13 +29,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from noisereg import engine
+from noisereg import batched, engine
 from noisereg.data import Split, make_split
 from noisereg.models import build_model
-from noisereg.net import Net
+from noisereg.net import Net, placement_net
 from noisereg.params import load_params
 from noisereg.randomness import glorot_uniform_mlp, standard_normal
-from noisereg.study import grid_members
+from noisereg.study import grid_members, replicate_seeds
 
 WIDTH, STDDEV = 400, 0.1
 REPEATS = 3
@@ -192,6 +194,77 @@ def time_grid_chunk(split: Split, epochs: int) -> dict[str, float]:
     return timings
 
 
+class BlockTiming(NamedTuple):
+    name: str
+    blocks: str  # block sizes, e.g. "30+30"
+    whole: float  # seconds per epoch as one block
+    blocked: float  # seconds per epoch in blocks
+    identical: bool  # final weights bit-identical
+
+
+def time_blocks(split: Split, epochs: int) -> list[BlockTiming]:
+    """Seconds per epoch of two study chunks trained whole and in blocks of models.
+
+    The sweep's input-noise chunk and the grid's widest chunk, each run through a loop of
+    one block and the loop of `batched.model_blocks`' blocks (what the engine uses), from
+    the same state, alternated REPEATS times; also whether the final weights are identical.
+    """
+    params = load_params()
+    seeds = [replicate_seeds(params.train.seed, r) for r in range(params.train.replicates)]
+    every_row = (tuple(range(len(split.y_train))), tuple(range(len(split.y_test))))
+    sweep_input = [
+        engine.Member(placement_net(params.sweep.hidden_units, "input", s), init, noise, *every_row)
+        for s in params.sweep.stddevs
+        for init, noise in seeds
+    ]
+    widest = max(params.grid.hidden_units)
+    grid_widest, _ = grid_members(split.y_train, params.grid, widths=[widest])
+    cases = [
+        (
+            "sweep input-noise chunk",
+            sweep_input,
+            (split.x_train, split.y_train, split.x_test, split.y_test),
+        ),
+        (
+            f"grid width-{widest} chunk",
+            grid_widest,
+            (split.x_train, split.y_train, split.x_train, split.y_train),
+        ),
+    ]
+    start, one, count = tf.constant(0), tf.constant(1), tf.constant(epochs)
+    rows = []
+    for name, members, data in cases:
+        chunk = engine._Chunk(members, *data, params.train)
+        loops = {
+            "whole": batched.BatchedLoop(dataclasses.replace(chunk.shape, blocks=())),
+            "blocks": batched.BatchedLoop(chunk.shape),
+        }
+        seconds = {variant: float("inf") for variant in loops}
+        final = {}
+        for loop in loops.values():  # trace and optimize outside the timing
+            loop.run_intervals(chunk.state, chunk.data, start, start, one)
+        for _ in range(REPEATS):
+            for variant, loop in loops.items():
+                began = time.perf_counter()
+                state, logs = loop.run_intervals(chunk.state, chunk.data, start, one, count)
+                logs.numpy()
+                seconds[variant] = min(seconds[variant], time.perf_counter() - began)
+                final[variant] = [tensor.numpy() for tensor in state]
+        identical = all(
+            np.array_equal(a, b) for a, b in zip(final["whole"], final["blocks"], strict=True)
+        )
+        rows.append(
+            BlockTiming(
+                name,
+                "+".join(map(str, chunk.shape.blocks)) or "one",
+                seconds["whole"] / epochs,
+                seconds["blocks"] / epochs,
+                identical,
+            )
+        )
+    return rows
+
+
 def time_floor(k: int, steps: int = 300, rows: int = 30) -> tuple[float, float]:
     """Per model-step seconds of (noise draws alone, the step's matmuls alone), in graphs.
 
@@ -329,6 +402,13 @@ def main() -> None:
         f"{chunk['shared'] / (k * engine_epochs // 4) * 1e3:.4f}"
     )
     print(f"shared draws speed-up: {chunk['per_model'] / chunk['shared']:.2f}x")
+    for row in time_blocks(split, engine_epochs // 4):
+        print(
+            f"{row.name} in blocks of models ({row.blocks}): "
+            f"{row.whole * 1e3:.3f} ms per epoch whole, {row.blocked * 1e3:.3f} in "
+            f"blocks; blocks speed-up: {row.whole / row.blocked:.2f}x; weights "
+            f"bit-identical: {row.identical}"
+        )
     print(f"speed-up vs fit: {a / d:.0f}x")
     print(f"speed-up vs tuned fit: {b / d:.1f}x")
     print(f"ratio to floor: {d / floor:.2f}x")

@@ -4,6 +4,10 @@ K models of one architecture are stacked along a leading axis (weights [K, ...],
 matmuls) and whole runs of epochs execute inside one `tf.function`, so a step costs about
 the noise draws plus the FLOPs instead of Keras' per-step dispatch.
 
+A large chunk runs each step's forward and backward passes in blocks of models
+(`model_blocks`), each block's [n, rows, width] tensors nearer the cache and two blocks'
+ops side by side on two cores; every model's floats are the same as in one block.
+
 A chunk's data, seeds and stddevs are arguments of that function, not captured constants,
 so every chunk with the same `LoopShape` reuses one trace (tracing and optimizing one costs
 ~0.6-0.9 s, as much as training 90 width-100 models for 1000 epochs).
@@ -18,15 +22,17 @@ by hand: the family is small, and the hand-written backward pass keeps the graph
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import tensorflow as tf
 
 from noisereg.net import MLPWeights, Net, dropout_stddev
-from noisereg.randomness import standard_normal, stateless_uniforms
+from noisereg.randomness import PACKET, standard_normal, stateless_uniforms
 
 # Every noise placement of a model draws from its own stream, seeded by
 # derive_seed(noise_seed, stream); hidden layer l uses streams _LAYER_STREAMS + 4 l + kind.
@@ -96,8 +102,54 @@ class LoopShape:
     shared: frozenset[str]  # noisy placements where some models share one stream's draws
     regularized: bool = False  # some model has weight decay (l2 > 0)
     # U when model k draws stream k % U (a grid width's or a sweep placement's chunk, whose
-    # members run over the streams once per stddev), else 0; see BatchedLoop._noise.
+    # members run over the streams once per stddev), else 0; see BatchedLoop._scale.
     cycle: int = 0
+    # Sizes of the consecutive blocks of models whose forward and backward passes run as
+    # separate ops (see `model_blocks`); () is one block of all K.
+    blocks: tuple[int, ...] = ()
+
+
+@dataclass
+class StepDraws:
+    """One training step's draws, made on first use and shared by every block of models."""
+
+    steps: tf.Tensor  # [K] int32, each model's update count (the draws' key)
+    drawn: dict[str, tf.Tensor] = field(default_factory=dict)  # placement -> draws
+
+
+# Floats of one block's [n, rows, width] activation above which a chunk's step is cut into
+# blocks of models. Measured (tests' chunk shapes, 200-epoch runs alternated 15 times): the
+# sweep's input-noise chunk (720,000 floats) 1.96 -> 1.35-1.37 ms per epoch (median) in 2 to
+# 5 blocks, the grid's width-500 chunk (1,080,000) 4.9 -> 4.1-4.2 ms in 3 or 4, while a
+# 20-model width-100 refit chunk (60,000) took 0.51 -> 0.53-0.60 ms in 2 to 5.
+_BLOCK_FLOATS = 300_000
+
+
+def model_blocks(k: int, rows: int, hidden_units: Sequence[int]) -> tuple[int, ...]:
+    """Return the sizes of the blocks of models a step's passes run in; () for one block.
+
+    Per block, the [n, rows, width] tensors of the forward and backward pass are smaller
+    than the cache, and two blocks' ops keep both cores busy where one chain of ops would
+    wait on the next. Blocks are of about equal size (two cores) and start only where that
+    changes no result: at a model offset whose flattened [models x width] bias-gradient
+    output starts on a whole SIMD packet for every hidden width (TensorFlow's reduction over
+    rows vectorizes over that flattened output, and its rounding differs at a packet's
+    edge: measured), and holds two models or more. Sigmoid, the loss and Adam still see
+    the whole chunk.
+    """
+    count = min(k * rows * max(hidden_units) // _BLOCK_FLOATS, k // 2)
+    if count < 2:
+        return ()
+    quantum = math.lcm(*(PACKET // math.gcd(PACKET, width) for width in hidden_units))
+    edges = [0]
+    for i in range(1, count):
+        edge = quantum * round(k * i / count / quantum)
+        # A block of one model would change its bits: TensorFlow multiplies a batch of one
+        # matrix by another kernel (measured).
+        if edge - edges[-1] >= 2 and k - edge >= 2:
+            edges.append(edge)
+    edges.append(k)
+    return tuple(hi - lo for lo, hi in itertools.pairwise(edges)) if len(edges) > 2 else ()
 
 
 class NoiseStreams(NamedTuple):
@@ -162,6 +214,11 @@ def weights_of(state: State) -> list[MLPWeights]:
     return MLPWeights.unstack(arrays[0::2], arrays[1::2])
 
 
+def _joined(per_block: Sequence[tf.Tensor]) -> tf.Tensor:
+    """Return the blocks' tensors as one along the model axis (no op for a single block)."""
+    return per_block[0] if len(per_block) == 1 else tf.concat(per_block, 0)
+
+
 class _OneTracePerShape(logging.Filter):
     """Drop TensorFlow's "frequent retracing" warning about the engine's own loops.
 
@@ -196,99 +253,140 @@ class BatchedLoop:
         # Loops are written as tf.while_loop, so tracing skips AutoGraph: converting this
         # code took ~2 s of each stage's first trace (a width-100 grid chunk: 2.49 -> 0.38 s).
         self.run_intervals = tf.function(self._intervals, autograph=False)
+        edges = [0, *itertools.accumulate(shape.blocks or (shape.k,))]
+        self.blocks = [slice(lo, hi) for lo, hi in itertools.pairwise(edges)]
 
-    def _noise(
+    def _part(self, tensor: tf.Tensor, block: slice) -> tf.Tensor:
+        """Return the entries of the models in `block`; the whole chunk's without a slice op."""
+        return tensor if block == slice(0, self.shape.k) else tensor[block]
+
+    def _draw(
         self, data: ChunkData, placement: str, steps: tf.Tensor, rows: int, cols: int
     ) -> tf.Tensor:
-        """Return stddev-scaled N(0, 1) draws [K, rows, cols] for each model's current step.
+        """Return a placement's N(0, 1) draws for the current step, one per distinct stream.
 
         Keyed by each model's own update count (int32 [K]), not the chunk's step index: a
         model that shares a graph with larger CV folds (more steps per epoch) draws the same
-        noise. Shared streams are drawn once ([U, rows, cols]) and gathered to their models,
-        or, when model k draws stream k % U, scaled for them by one batched matmul.
-        """
-        streams = data.noise[placement]
-        if placement not in self.shape.shared:
-            normals = standard_normal(tf.stack([streams.seeds, steps], axis=1), rows, cols)
-            return streams.stddevs[:, None, None] * normals
-        keys = tf.stack([streams.seeds, tf.gather(steps, streams.first)], axis=1)
-        normals = standard_normal(keys, rows, cols)  # [U, rows, cols]
-        cycle = self.shape.cycle
-        if cycle:
-            # Models are [K / U, U] over the streams: a batched outer product of stddevs
-            # [K / U, U, 1, 1] and draws [1, U, 1, rows x cols], broadcast over the first
-            # axis, scales each stream for its models without gathering copies first. Its
-            # inner dimension is 1, so each entry is one rounded product, as in the multiply.
-            scaled = tf.matmul(
-                tf.reshape(streams.stddevs, [-1, cycle, 1, 1]),
-                tf.reshape(normals, [1, cycle, 1, rows * cols]),
-            )
-            return tf.reshape(scaled, [self.shape.k, rows, cols])
-        return streams.stddevs[:, None, None] * tf.gather(normals, streams.owner)
-
-    def _keep(
-        self, data: ChunkData, placement: str, steps: tf.Tensor, rows: int, cols: int
-    ) -> tf.Tensor:
-        """Return inverted-dropout multipliers [K, rows, cols]: 0, or 1 / (1 - rate) if kept.
-
-        A unit is kept when its uniform is >= the rate (probability 1 - rate); streams are
-        keyed and shared as in `_noise` (`stddevs` holds the rates here).
+        noise. Shared streams are drawn once ([U, rows, cols]), others per model ([K, ...]).
         """
         streams = data.noise[placement]
         if placement in self.shape.shared:
-            keys = tf.stack([streams.seeds, tf.gather(steps, streams.first)], axis=1)
-            uniforms = tf.gather(stateless_uniforms(keys, [rows, cols]), streams.owner)
+            steps = tf.gather(steps, streams.first)
+        return standard_normal(tf.stack([streams.seeds, steps], axis=1), rows, cols)
+
+    def _scale(
+        self, data: ChunkData, placement: str, normals: tf.Tensor, block: slice
+    ) -> tf.Tensor:
+        """Return the draws of a block of models, each scaled by its own stddev [n, rows, cols].
+
+        Shared draws are gathered to their models or, when model k draws stream k % U and the
+        block holds whole cycles, scaled for them by one batched matmul.
+        """
+        streams = data.noise[placement]
+        stddevs = self._part(streams.stddevs, block)
+        if placement not in self.shape.shared:
+            return stddevs[:, None, None] * self._part(normals, block)
+        cycle = self.shape.cycle
+        if cycle and block.start % cycle == 0 and block.stop % cycle == 0:
+            # Models are [n / U, U] over the streams: a batched outer product of stddevs
+            # [n / U, U, 1, 1] and draws [1, U, 1, rows x cols], broadcast over the first
+            # axis, scales each stream for its models without gathering copies first. Its
+            # inner dimension is 1, so each entry is one rounded product, as in the multiply.
+            _, rows, cols = normals.shape
+            scaled = tf.matmul(
+                tf.reshape(stddevs, [-1, cycle, 1, 1]),
+                tf.reshape(normals, [1, cycle, 1, rows * cols]),
+            )
+            return tf.reshape(scaled, [-1, rows, cols])
+        return stddevs[:, None, None] * tf.gather(normals, self._part(streams.owner, block))
+
+    def _noise(
+        self, data: ChunkData, draws: StepDraws, placement: str, rows: int, cols: int, block: slice
+    ) -> tf.Tensor:
+        """Return a block's stddev-scaled N(0, 1) noise [n, rows, cols] for the current step."""
+        if placement not in draws.drawn:
+            draws.drawn[placement] = self._draw(data, placement, draws.steps, rows, cols)
+        return self._scale(data, placement, draws.drawn[placement], block)
+
+    def _keep(
+        self, data: ChunkData, draws: StepDraws, placement: str, rows: int, cols: int, block: slice
+    ) -> tf.Tensor:
+        """Return a block's inverted-dropout multipliers [n, rows, cols]: 0, or 1 / (1 - rate).
+
+        A unit is kept when its uniform is >= the rate (probability 1 - rate); streams are
+        keyed and shared as in `_draw` (`stddevs` holds the rates here).
+        """
+        streams = data.noise[placement]
+        shared = placement in self.shape.shared
+        if placement not in draws.drawn:
+            steps = tf.gather(draws.steps, streams.first) if shared else draws.steps
+            keys = tf.stack([streams.seeds, steps], axis=1)
+            draws.drawn[placement] = stateless_uniforms(keys, [rows, cols])
+        uniforms = draws.drawn[placement]
+        if shared:
+            uniforms = tf.gather(uniforms, self._part(streams.owner, block))
         else:
-            uniforms = stateless_uniforms(tf.stack([streams.seeds, steps], axis=1), [rows, cols])
-        rate = streams.stddevs[:, None, None]
+            uniforms = self._part(uniforms, block)
+        rate = self._part(streams.stddevs, block)[:, None, None]
         return tf.cast(uniforms >= rate, tf.float32) / (1.0 - rate)
 
     def _forward(
-        self, data: ChunkData, params: Sequence[tf.Tensor], x: tf.Tensor, t: tf.Tensor | None
+        self,
+        data: ChunkData,
+        params: Sequence[tf.Tensor],
+        x: tf.Tensor,
+        draws: StepDraws | None,
+        block: slice,
     ) -> tuple[tf.Tensor, list[Layer]]:
         """Return logits and, per layer, (input, pre-activation, multiplier, kernel).
 
-        With t (the per-model update counts) the training noise is drawn; without, the
-        pass is clean.
+        `params` and `x` are those of the chunk's models[block]. With `draws` (a training
+        step) the training noise is applied; without, the pass is clean.
         """
         rows = x.shape[1]
-        steps = None if t is None else tf.cast(t, tf.int32)
 
         def noisy(placement: str) -> bool:
-            return steps is not None and placement in self.shape.noisy
+            return draws is not None and placement in self.shape.noisy
+
+        def noise(placement: str, rows: int, cols: int) -> tf.Tensor:
+            assert draws is not None  # called for noisy placements only
+            return self._noise(data, draws, placement, rows, cols, block)
+
+        def kept(placement: str, rows: int, cols: int) -> tf.Tensor:
+            assert draws is not None
+            return self._keep(data, draws, placement, rows, cols, block)
 
         if noisy("input"):
-            x = x + self._noise(data, "input", steps, rows, x.shape[2])
+            x = x + noise("input", rows, x.shape[2])
         layers: list[Layer] = []
         hidden = x
         for layer in range(self.depth):
             kernel, bias = params[2 * layer], params[2 * layer + 1]
             if noisy(f"kernel{layer}"):
-                kernel = kernel + self._noise(data, f"kernel{layer}", steps, *kernel.shape[1:])
+                kernel = kernel + noise(f"kernel{layer}", *kernel.shape[1:])
             pre = tf.matmul(hidden, kernel) + bias[:, None, :]
             width = self.shape.hidden_units[layer]
             if noisy(f"pre{layer}"):
-                pre = pre + self._noise(data, f"pre{layer}", steps, rows, width)
+                pre = pre + noise(f"pre{layer}", rows, width)
             activation = tf.nn.relu(pre)
             if noisy(f"post{layer}"):
-                activation = activation + self._noise(data, f"post{layer}", steps, rows, width)
+                activation = activation + noise(f"post{layer}", rows, width)
             multiplier = None
             if noisy(f"dropout{layer}"):
-                multiplier = 1.0 + self._noise(data, f"dropout{layer}", steps, rows, width)
+                multiplier = 1.0 + noise(f"dropout{layer}", rows, width)
                 activation = activation * multiplier
             if noisy(f"bernoulli{layer}"):
-                keep = self._keep(data, f"bernoulli{layer}", steps, rows, width)
+                keep = kept(f"bernoulli{layer}", rows, width)
                 multiplier = keep if multiplier is None else multiplier * keep
                 activation = activation * keep
             layers.append((hidden, pre, multiplier, kernel))
             hidden = activation
         out_kernel, out_bias = params[-2], params[-1]
         if noisy(f"kernel{self.depth}"):
-            draws = self._noise(data, f"kernel{self.depth}", steps, 1, out_kernel.shape[1])
-            out_kernel = out_kernel + draws[:, 0]
+            out_kernel = out_kernel + noise(f"kernel{self.depth}", 1, out_kernel.shape[1])[:, 0]
         logits = tf.linalg.matvec(hidden, out_kernel) + out_bias[:, None]
         if noisy("logit"):
-            logits = logits + self._noise(data, "logit", steps, rows, 1)[:, :, 0]
+            logits = logits + noise("logit", rows, 1)[:, :, 0]
         layers.append((hidden, logits, None, out_kernel))
         return logits, layers
 
@@ -364,7 +462,17 @@ class BatchedLoop:
     ) -> tuple[State, tuple[tf.Tensor, tf.Tensor] | None]:
         shape, n = self.shape, self.n_params
         params, m, v, t = state[:n], state[n : 2 * n], state[2 * n : 3 * n], state[3 * n]
-        logits, layers = self._forward(data, params, x, t)
+        # Each block of models runs its forward and backward pass as ops of its own, so
+        # their [n, rows, width] activations stay in cache; sigmoid, the loss and Adam
+        # see the whole chunk (their kernels' results can depend on a value's position).
+        draws = StepDraws(tf.cast(t, tf.int32))
+        forwards = [
+            self._forward(
+                data, [self._part(p, block) for p in params], self._part(x, block), draws, block
+            )
+            for block in self.blocks
+        ]
+        logits = _joined([block_logits for block_logits, _ in forwards])
         count = tf.reduce_sum(mask, 1)
         sums = self._loss_acc(logits, y, mask) if with_metrics else None
         if sums is not None and shape.regularized:
@@ -372,7 +480,11 @@ class BatchedLoop:
             sums = (sums[0] + self._penalty(data, params) * count, sums[1])
         # d(mean BCE)/d(logit) = (sigmoid - y) / n over the batch's valid rows.
         g_logits = mask * (tf.sigmoid(logits) - y) / tf.maximum(count, 1.0)[:, None]
-        grads = self._gradients(layers, g_logits)
+        per_block = [
+            self._gradients(layers, self._part(g_logits, block))
+            for block, (_, layers) in zip(self.blocks, forwards, strict=True)
+        ]
+        grads = [_joined(parts) for parts in zip(*per_block, strict=True)]
         if shape.regularized:  # d(l2 x sum(w^2))/dw = 2 l2 w, on kernels (even indices)
             grads = [
                 g + 2.0 * tf.reshape(data.l2, [shape.k] + [1] * (len(g.shape) - 1)) * p
@@ -407,7 +519,8 @@ class BatchedLoop:
         return (*new_params, *new_m, *new_v, t_new), sums
 
     def _validate(self, data: ChunkData, state: State) -> tuple[tf.Tensor, tf.Tensor]:
-        logits, _ = self._forward(data, state[: self.n_params], data.val_x, None)
+        whole = slice(0, self.shape.k)
+        logits, _ = self._forward(data, state[: self.n_params], data.val_x, None, whole)
         loss_sum, correct_sum = self._loss_acc(logits, data.val_y, data.val_mask)
         n = tf.maximum(tf.reduce_sum(data.val_mask, 1), 1.0)
         loss = loss_sum / n

@@ -280,6 +280,7 @@ class _Chunk:
             shared=frozenset(p for p, s in noise.items() if s.seeds.shape[0] < len(members)),
             regularized=any(m.net.l2 > 0 for m in members),
             cycle=stream_cycle(noise),
+            blocks=batched.model_blocks(len(members), batch, units),
         )
         self.state = batched.initial_state(
             [glorot_uniform_mlp(m.init_seed, units, train_x.shape[1]) for m in members]

@@ -51,7 +51,7 @@ def glorot_uniform_mlp(
 # log1p differ from the packet ones in the last bit for ~20% of inputs: a draw's value would
 # depend on where it sits in the batch. Padding each stream's block to whole packets keeps
 # every draw on the packet path, wherever it sits and however many streams are drawn.
-_PACKET = 16
+PACKET = 16
 
 # tf.random.stateless_uniform's default algorithm (Philox on CPU), named for the raw ops.
 _AUTO_SELECT = tf.random.Algorithm.AUTO_SELECT.value
@@ -83,11 +83,11 @@ def standard_normal(seeds: tf.Tensor, rows: int, cols: int) -> tf.Tensor:
     Pairs are formed within a row, so row i's values depend only on (seed, i, cols): a
     model padded to more rows (a larger batch-mate) sees the same noise on its real rows.
     The uniform is mapped to (0, 1] so the log is finite; the largest |z| is ~5.8.
-    Each stream's values are bit-identical whatever the other rows of `seeds` (see _PACKET).
+    Each stream's values are bit-identical whatever the other rows of `seeds` (see PACKET).
     """
     half = (cols + 1) // 2
     per_stream = rows * half
-    padding = -per_stream % _PACKET
+    padding = -per_stream % PACKET
     uniforms = stateless_uniforms(seeds, [rows, 2, half])
 
     def blocks(values: tf.Tensor) -> tf.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from noisereg import batched, engine
 from noisereg.data import Split
 from noisereg.net import Net
+from noisereg.randomness import PACKET
 from tests.conftest import assert_same_weights
 
 OPT = engine.Optimization.keras_adam(60, log_every=20)
@@ -316,3 +318,69 @@ def test_a_group_larger_than_a_chunk_keeps_stream_sharers_together() -> None:
     # Member order is stddev-major (0..2 at 0.1, 3..5 at 0.3, ...); sharers are i, i+3, i+6.
     assert engine.plan_chunks(members, 6) == [[0, 3, 6, 1, 4, 7], [2, 5, 8]]
     assert engine.plan_chunks(members, 9) == [list(range(9))]  # fits: order kept
+
+
+@pytest.mark.parametrize(
+    ("units", "blocks"),
+    [((16,), (3, 6, 3)), ((16,), (4, 5, 3)), ((16, 32), (2, 10))],
+    ids=["whole stream cycles (matmul scaling)", "cycles cut (gather)", "two layers, 2 + 10"],
+)
+def test_blocks_of_models_train_to_the_same_bits_as_the_whole_chunk(
+    split: Split, units: tuple[int, ...], blocks: tuple[int, ...]
+) -> None:
+    # Every placement, weight decay and draws shared by 3 streams (model k draws stream
+    # k % 3); widths 16 and 32 put every offset on a whole packet (batched.model_blocks).
+    nets = [
+        Net.of(
+            units,
+            input_stddev=0.1 * s,
+            hidden_stddev=0.2 * s,
+            post_activation_stddev=0.1 * s,
+            dropout_rate=0.1 * s,
+            bernoulli_dropout_rate=0.1 * s,
+            weight_stddev=0.05 * s,
+            logit_stddev=0.3 * s,
+            l2=0.001 * s,
+        )
+        for s in (1, 2, 3, 4)
+    ]
+    members = [
+        engine.Member(net, 30 + fold, 60 + fold, rows, ALL_TEST)
+        for net in nets
+        for fold, rows in enumerate([ALL_TRAIN[:20], ALL_TRAIN[10:], ALL_TRAIN[5:25]])
+    ]
+    data = (split.x_train, split.y_train, split.x_test, split.y_test)
+    for opt in (OPT, engine.Optimization.keras_adam(30, 8, log_every=10)):
+        whole = engine._Chunk(members, *data, opt)
+        cut = engine._Chunk(members, *data, opt)
+        assert whole.shape.cycle == 3 and whole.shape.blocks == ()
+        cut.shape = dataclasses.replace(cut.shape, blocks=blocks)
+        expected, blocked = whole.run("whole", 0.0), cut.run("blocks", 0.0)
+        assert_same_weights(blocked.weights, expected.weights)
+        for column in engine.HISTORY_COLUMNS:
+            if column == "train_loss" and opt.batch_size < len(ALL_TRAIN):
+                # Grappler sums an epoch's minibatch losses in one AddN ordered by op name,
+                # and the blocks' ops are named differently: the last bit may move.
+                np.testing.assert_allclose(
+                    blocked.history[column], expected.history[column], rtol=1e-6, atol=0
+                )
+            else:
+                np.testing.assert_array_equal(blocked.history[column], expected.history[column])
+
+
+def test_model_blocks_cut_large_chunks_at_whole_packets_only() -> None:
+    assert batched.model_blocks(20, 30, (100,)) == ()  # 60,000 floats: one block
+    assert batched.model_blocks(60, 30, (400,)) == (30, 30)  # the sweep's chunks
+    # Width 500: an offset is on a whole packet of 16 floats when it is a multiple of 4.
+    assert batched.model_blocks(90, 24, (500,)) == (32, 28, 30)
+    # Width 50 needs offsets that are multiples of 8; only (8, 1) would fit, and a block of
+    # one model would change its bits.
+    assert batched.model_blocks(9, 5000, (50,)) == ()
+    cases = [(90, 24, (300,)), (100, 320, (100, 50)), (257, 64, (50, 70)), (5, 5000, (400,))]
+    for k, rows, widths in cases:
+        sizes = batched.model_blocks(k, rows, widths)
+        assert sum(sizes) == k and len(sizes) >= 2 and min(sizes) >= 2
+        assert max(sizes) - min(sizes) <= 2 * 16  # about equal, for two cores
+        offsets = np.cumsum((0, *sizes[:-1]))
+        for width in widths:
+            assert all(offset * width % PACKET == 0 for offset in offsets)
