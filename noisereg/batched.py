@@ -118,10 +118,12 @@ class StepDraws:
 
 
 # Floats of one block's [n, rows, width] activation above which a chunk's step is cut into
-# blocks of models. Measured (tests' chunk shapes, 200-epoch runs alternated 15 times): the
-# sweep's input-noise chunk (720,000 floats) 1.96 -> 1.35-1.37 ms per epoch (median) in 2 to
-# 5 blocks, the grid's width-500 chunk (1,080,000) 4.9 -> 4.1-4.2 ms in 3 or 4, while a
-# 20-model width-100 refit chunk (60,000) took 0.51 -> 0.53-0.60 ms in 2 to 5.
+# blocks of models. Measured on the study's chunks (200-epoch runs alternated 15 times,
+# median): the sweep's input-noise chunk (720,000 floats) 1.96 -> 1.35-1.37 ms per epoch in
+# 2 to 5 blocks, the grid's width-500 chunk (1,080,000) 4.9 -> 4.1-4.2 ms in 3 or 4, the
+# width-300 chunk (648,000) 1.54 -> 1.46 ms in 2, while a 20-model width-100 refit chunk
+# (60,000) went 0.51 -> 0.53-0.60 ms in 2 to 5. benchmarks/bench_engine.py times the first
+# two side by side.
 _BLOCK_FLOATS = 300_000
 
 
