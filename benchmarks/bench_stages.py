@@ -4,7 +4,10 @@ Each side gets its own temporary copy (the earlier commit via `git archive`: its
 stage scripts and params.yaml), runs `stages.data` once, then each named stage ROUNDS
 times, alternating sides so that a slow spell of the machine hits both. Prints every run,
 the best per side and stage, the ratio earlier / now, and whether both sides wrote
-byte-identical outputs (a speed change must not change results).
+byte-identical outputs (a speed change must not change results). Each run's CPU seconds
+(user + system of the finished child, from the kernel) are printed beside the wall clock,
+a second view of the same runs when the machine's pace drifts; they include the time
+TensorFlow's idle worker threads spin before they sleep, so they overstate the work.
 
 The default baseline is the commit before shared noise draws (issue #16's "today").
 Run: .venv/bin/python benchmarks/bench_stages.py [--baseline REV] [--rounds N] [STAGE ...]
@@ -16,6 +19,7 @@ import argparse
 import hashlib
 import io
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -23,6 +27,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE_SHARED_DRAWS = "1ca9460"
@@ -52,17 +57,28 @@ def checkout(rev: str | None, target: Path) -> None:
         tar.extractall(target, filter="data")
 
 
-def run_stage(repo: Path, stage: str) -> float:
-    """Run `python -m stages.<stage>` in repo and return its wall-clock seconds."""
+class Timing(NamedTuple):
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the stage's process
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_stage(repo: Path, stage: str) -> Timing:
+    """Run `python -m stages.<stage>` in repo and return its wall-clock and CPU seconds."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cpu_before = children_cpu()
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", f"stages.{stage}"], cwd=repo, env=env, capture_output=True, text=True
     )
-    seconds = time.perf_counter() - started
+    timing = Timing(time.perf_counter() - started, children_cpu() - cpu_before)
     if result.returncode != 0:
         sys.exit(f"{repo.name}: stages.{stage} failed:\n{result.stderr[-2000:]}")
-    return seconds
+    return timing
 
 
 def digest(repo: Path, stage: str) -> dict[str, str]:
@@ -93,21 +109,30 @@ def main() -> None:
             repos[side] = Path(temp) / f"side{number}"
             checkout(rev, repos[side])
             run_stage(repos[side], "data")
-        best: dict[tuple[str, str], float] = {}
+        best: dict[tuple[str, str], Timing] = {}
         outputs: dict[tuple[str, str], dict[str, str]] = {}
         for stage in args.stages:
             for round_number in range(1, args.rounds + 1):
                 for side, repo in repos.items():
-                    seconds = run_stage(repo, stage)
-                    print(f"{stage} round {round_number}, {side}: {seconds:.1f} s", flush=True)
-                    best[side, stage] = min(best.get((side, stage), seconds), seconds)
+                    timing = run_stage(repo, stage)
+                    print(
+                        f"{stage} round {round_number}, {side}: {timing.wall:.1f} s "
+                        f"(CPU {timing.cpu:.1f} s)",
+                        flush=True,
+                    )
+                    earlier = best.get((side, stage), timing)
+                    best[side, stage] = Timing(
+                        min(earlier.wall, timing.wall), min(earlier.cpu, timing.cpu)
+                    )
                     outputs[side, stage] = digest(repo, stage)
     before, now = sides
     for stage in args.stages:
         identical = outputs[before, stage] == outputs[now, stage]
+        old, new = best[before, stage], best[now, stage]
         print(
-            f"{stage}: {before} {best[before, stage]:.1f} s, {now} {best[now, stage]:.1f} s "
-            f"(best of {args.rounds}): {best[before, stage] / best[now, stage]:.2f}x; "
+            f"{stage}: {before} {old.wall:.1f} s, {now} {new.wall:.1f} s "
+            f"(best of {args.rounds}): {old.wall / new.wall:.2f}x; "
+            f"CPU {old.cpu:.1f} -> {new.cpu:.1f} s: {old.cpu / new.cpu:.2f}x; "
             f"outputs byte-identical: {identical}"
         )
 

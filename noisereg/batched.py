@@ -25,7 +25,7 @@ import functools
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -102,7 +102,7 @@ class LoopShape:
     shared: frozenset[str]  # noisy placements where some models share one stream's draws
     regularized: bool = False  # some model has weight decay (l2 > 0)
     # U when model k draws stream k % U (a grid width's or a sweep placement's chunk, whose
-    # members run over the streams once per stddev), else 0; see BatchedLoop._scale.
+    # members run over the streams once per stddev), else 0; see BatchedLoop._noise.
     cycle: int = 0
     # Sizes of the consecutive blocks of models whose forward and backward passes run as
     # separate ops (see `model_blocks`); () is one block of all K.
@@ -115,6 +115,12 @@ class StepDraws:
 
     steps: tf.Tensor  # [K] int32, each model's update count (the draws' key)
     drawn: dict[str, tf.Tensor] = field(default_factory=dict)  # placement -> draws
+
+    def once(self, placement: str, draw: Callable[[], tf.Tensor]) -> tf.Tensor:
+        """Return `placement`'s draws: `draw()` on first use, the same tensor after that."""
+        if placement not in self.drawn:
+            self.drawn[placement] = draw()
+        return self.drawn[placement]
 
 
 # Floats of one block's [n, rows, width] activation above which a chunk's step is cut into
@@ -262,53 +268,59 @@ class BatchedLoop:
         """Return the entries of the models in `block`; the whole chunk's without a slice op."""
         return tensor if block == slice(0, self.shape.k) else tensor[block]
 
-    def _draw(
-        self, data: ChunkData, placement: str, steps: tf.Tensor, rows: int, cols: int
-    ) -> tf.Tensor:
-        """Return a placement's N(0, 1) draws for the current step, one per distinct stream.
+    def _stream_keys(self, data: ChunkData, placement: str, steps: tf.Tensor) -> tf.Tensor:
+        """Return the [U, 2] int32 keys of a placement's distinct streams for the current step.
 
         Keyed by each model's own update count (int32 [K]), not the chunk's step index: a
         model that shares a graph with larger CV folds (more steps per epoch) draws the same
-        noise. Shared streams are drawn once ([U, rows, cols]), others per model ([K, ...]).
+        noise. A shared stream takes the count of its first model; unshared ones, their own.
         """
         streams = data.noise[placement]
         if placement in self.shape.shared:
             steps = tf.gather(steps, streams.first)
-        return standard_normal(tf.stack([streams.seeds, steps], axis=1), rows, cols)
+        return tf.stack([streams.seeds, steps], axis=1)
 
-    def _scale(
-        self, data: ChunkData, placement: str, normals: tf.Tensor, block: slice
+    def _per_model(
+        self, data: ChunkData, placement: str, drawn: tf.Tensor, block: slice
     ) -> tf.Tensor:
-        """Return the draws of a block of models, each scaled by its own stddev [n, rows, cols].
+        """Return the draws of a block's models from the per-stream draws [U or K, ...].
+
+        Shared streams are gathered to the models that draw them; unshared ones sliced.
+        """
+        if placement in self.shape.shared:
+            return tf.gather(drawn, self._part(data.noise[placement].owner, block))
+        return self._part(drawn, block)
+
+    def _noise(
+        self, data: ChunkData, draws: StepDraws, placement: str, rows: int, cols: int, block: slice
+    ) -> tf.Tensor:
+        """Return a block's stddev-scaled N(0, 1) noise [n, rows, cols] for the current step.
 
         Shared draws are gathered to their models or, when model k draws stream k % U and the
         block holds whole cycles, scaled for them by one batched matmul.
         """
-        streams = data.noise[placement]
-        stddevs = self._part(streams.stddevs, block)
-        if placement not in self.shape.shared:
-            return stddevs[:, None, None] * self._part(normals, block)
+        normals = draws.once(
+            placement,
+            lambda: standard_normal(self._stream_keys(data, placement, draws.steps), rows, cols),
+        )
+        stddevs = self._part(data.noise[placement].stddevs, block)
         cycle = self.shape.cycle
-        if cycle and block.start % cycle == 0 and block.stop % cycle == 0:
+        if (
+            placement in self.shape.shared
+            and cycle
+            and block.start % cycle == 0
+            and block.stop % cycle == 0
+        ):
             # Models are [n / U, U] over the streams: a batched outer product of stddevs
             # [n / U, U, 1, 1] and draws [1, U, 1, rows x cols], broadcast over the first
             # axis, scales each stream for its models without gathering copies first. Its
             # inner dimension is 1, so each entry is one rounded product, as in the multiply.
-            _, rows, cols = normals.shape
             scaled = tf.matmul(
                 tf.reshape(stddevs, [-1, cycle, 1, 1]),
                 tf.reshape(normals, [1, cycle, 1, rows * cols]),
             )
             return tf.reshape(scaled, [-1, rows, cols])
-        return stddevs[:, None, None] * tf.gather(normals, self._part(streams.owner, block))
-
-    def _noise(
-        self, data: ChunkData, draws: StepDraws, placement: str, rows: int, cols: int, block: slice
-    ) -> tf.Tensor:
-        """Return a block's stddev-scaled N(0, 1) noise [n, rows, cols] for the current step."""
-        if placement not in draws.drawn:
-            draws.drawn[placement] = self._draw(data, placement, draws.steps, rows, cols)
-        return self._scale(data, placement, draws.drawn[placement], block)
+        return stddevs[:, None, None] * self._per_model(data, placement, normals, block)
 
     def _keep(
         self, data: ChunkData, draws: StepDraws, placement: str, rows: int, cols: int, block: slice
@@ -316,20 +328,16 @@ class BatchedLoop:
         """Return a block's inverted-dropout multipliers [n, rows, cols]: 0, or 1 / (1 - rate).
 
         A unit is kept when its uniform is >= the rate (probability 1 - rate); streams are
-        keyed and shared as in `_draw` (`stddevs` holds the rates here).
+        keyed and shared as the normals of `_noise` (`stddevs` holds the rates here).
         """
-        streams = data.noise[placement]
-        shared = placement in self.shape.shared
-        if placement not in draws.drawn:
-            steps = tf.gather(draws.steps, streams.first) if shared else draws.steps
-            keys = tf.stack([streams.seeds, steps], axis=1)
-            draws.drawn[placement] = stateless_uniforms(keys, [rows, cols])
-        uniforms = draws.drawn[placement]
-        if shared:
-            uniforms = tf.gather(uniforms, self._part(streams.owner, block))
-        else:
-            uniforms = self._part(uniforms, block)
-        rate = self._part(streams.stddevs, block)[:, None, None]
+        uniforms = draws.once(
+            placement,
+            lambda: stateless_uniforms(
+                self._stream_keys(data, placement, draws.steps), [rows, cols]
+            ),
+        )
+        uniforms = self._per_model(data, placement, uniforms, block)
+        rate = self._part(data.noise[placement].stddevs, block)[:, None, None]
         return tf.cast(uniforms >= rate, tf.float32) / (1.0 - rate)
 
     def _forward(
