@@ -236,17 +236,19 @@ def time_blocks(split: Split, epochs: int) -> list[BlockTiming]:
     for name, members, data in cases:
         chunk = engine._Chunk(members, *data, params.train)
         loops = {
-            "whole": batched.BatchedLoop(dataclasses.replace(chunk.shape, blocks=())),
-            "blocks": batched.BatchedLoop(chunk.shape),
+            "whole": batched.LockstepLoop((dataclasses.replace(chunk.shape, blocks=()),)),
+            "blocks": batched.LockstepLoop((chunk.shape,)),
         }
         seconds = {variant: float("inf") for variant in loops}
         final = {}
         for loop in loops.values():  # trace and optimize outside the timing
-            loop.run_intervals(chunk.state, chunk.data, start, start, one)
+            loop.run_intervals((chunk.state,), (chunk.data,), start, start, one)
         for _ in range(REPEATS):
             for variant, loop in loops.items():
                 began = time.perf_counter()
-                state, logs = loop.run_intervals(chunk.state, chunk.data, start, one, count)
+                (state,), (logs,) = loop.run_intervals(
+                    (chunk.state,), (chunk.data,), start, one, count
+                )
                 logs.numpy()
                 seconds[variant] = min(seconds[variant], time.perf_counter() - began)
                 final[variant] = [tensor.numpy() for tensor in state]

@@ -8,6 +8,10 @@ A large chunk runs each step's forward and backward passes in blocks of models
 (`model_blocks`), each block's [n, rows, width] tensors nearer the cache and two blocks'
 ops side by side on two cores; every model's floats are the same as in one block.
 
+Chunks whose models draw the same noise streams (the sweep's input-, hidden- and
+both-noise chunks) train side by side in one loop (`LockstepLoop`): each chunk keeps its own
+ops, so its floats are those it gets alone, and each shared stream is drawn once per step.
+
 A chunk's data, seeds and stddevs are arguments of that function, not captured constants,
 so every chunk with the same `LoopShape` reuses one trace (tracing and optimizing one costs
 ~0.6-0.9 s, as much as training 90 width-100 models for 1000 epochs).
@@ -111,7 +115,11 @@ class LoopShape:
 
 @dataclass
 class StepDraws:
-    """One training step's draws, made on first use and shared by every block of models."""
+    """One training step's draws, made on first use and shared by every block of models.
+
+    In a `LockstepLoop` the chunks of one step share `drawn` too: their streams have the
+    same seeds and update counts, so whichever chunk draws first draws for all.
+    """
 
     steps: tf.Tensor  # [K] int32, each model's update count (the draws' key)
     drawn: dict[str, tf.Tensor] = field(default_factory=dict)  # placement -> draws
@@ -230,15 +238,15 @@ def _joined(per_block: Sequence[tf.Tensor]) -> tf.Tensor:
 class _OneTracePerShape(logging.Filter):
     """Drop TensorFlow's "frequent retracing" warning about the engine's own loops.
 
-    Each `LoopShape` has its own `BatchedLoop` and is traced once, by design. TensorFlow's
-    detector keys its count on the Python code object, which every BatchedLoop shares, so a
+    Each tuple of `LoopShape`s has its own `LockstepLoop` and is traced once, by design.
+    TensorFlow's detector keys its count on the Python code object, which every loop shares, so a
     stage that trains many shapes (a benefit map: sizes x placements) read as one function
     retracing, and `make repro` printed the warning 12 times. Other functions still warn.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        ours = BatchedLoop._intervals.__qualname__ in message
+        ours = LockstepLoop._intervals.__qualname__ in message
         return not (ours and "triggered tf.function retracing" in message)
 
 
@@ -246,21 +254,18 @@ tf.get_logger().addFilter(_OneTracePerShape())
 
 
 @functools.lru_cache(maxsize=16)
-def compiled_loop(shape: LoopShape) -> BatchedLoop:
-    """Return the loop for `shape`, traced on first use and shared by later chunks."""
-    return BatchedLoop(shape)
+def compiled_loop(shapes: tuple[LoopShape, ...]) -> LockstepLoop:
+    """Return the loop for chunks of `shapes`, traced on first use and shared by later ones."""
+    return LockstepLoop(shapes)
 
 
 class BatchedLoop:
-    """The training graph for one `LoopShape`; `run_intervals` is the compiled entry point."""
+    """The training graph of one `LoopShape`: one step, epoch and validation pass."""
 
     def __init__(self, shape: LoopShape) -> None:
         self.shape = shape
         self.depth = len(shape.hidden_units)
         self.n_params = 2 * (self.depth + 1)
-        # Loops are written as tf.while_loop, so tracing skips AutoGraph: converting this
-        # code took ~2 s of each stage's first trace (a width-100 grid chunk: 2.49 -> 0.38 s).
-        self.run_intervals = tf.function(self._intervals, autograph=False)
         edges = [0, *itertools.accumulate(shape.blocks or (shape.k,))]
         self.blocks = [slice(lo, hi) for lo, hi in itertools.pairwise(edges)]
 
@@ -435,13 +440,19 @@ class BatchedLoop:
         keys = stateless_uniforms(seeds, [data.train_x.shape[1]])
         return tf.argsort(keys + 2.0 * (1.0 - data.train_mask), axis=1, stable=True)
 
-    def _epoch(
-        self, data: ChunkData, state: State, epoch: tf.Tensor, with_metrics: bool
+    def epoch(
+        self,
+        data: ChunkData,
+        state: State,
+        epoch: tf.Tensor,
+        with_metrics: bool,
+        drawn: Sequence[dict[str, tf.Tensor]],
     ) -> tuple[State, tf.Tensor, tf.Tensor]:
         """Train one epoch; return the state and, `with_metrics`, its mean loss and accuracy.
 
-        Without metrics the returned loss and accuracy are zeros and the graph computes
-        neither: only logged epochs need them, and they are ~15 ops per step.
+        `drawn` holds each step's draws (`StepDraws.drawn`), shared by the chunks of a
+        `LockstepLoop`. Without metrics the returned loss and accuracy are zeros and the graph
+        computes neither: only logged epochs need them, and they are ~15 ops per step.
         """
         shape = self.shape
         xt, yt, mt = data.train_x, data.train_y, data.train_mask
@@ -454,7 +465,7 @@ class BatchedLoop:
         for j in range(shape.steps):
             lo, hi = j * shape.batch, (j + 1) * shape.batch
             state, sums = self._step(
-                data, state, xt[:, lo:hi], yt[:, lo:hi], mt[:, lo:hi], with_metrics
+                data, state, xt[:, lo:hi], yt[:, lo:hi], mt[:, lo:hi], with_metrics, drawn[j]
             )
             if sums is not None:
                 loss_sum += sums[0]
@@ -469,13 +480,14 @@ class BatchedLoop:
         y: tf.Tensor,
         mask: tf.Tensor,
         with_metrics: bool,
+        drawn: dict[str, tf.Tensor],
     ) -> tuple[State, tuple[tf.Tensor, tf.Tensor] | None]:
         shape, n = self.shape, self.n_params
         params, m, v, t = state[:n], state[n : 2 * n], state[2 * n : 3 * n], state[3 * n]
         # Each block of models runs its forward and backward pass as ops of its own, so
         # their [n, rows, width] activations stay in cache; sigmoid, the loss and Adam
         # see the whole chunk (their kernels' results can depend on a value's position).
-        draws = StepDraws(tf.cast(t, tf.int32))
+        draws = StepDraws(tf.cast(t, tf.int32), drawn)
         forwards = [
             self._forward(
                 data, [self._part(p, block) for p in params], self._part(x, block), draws, block
@@ -528,7 +540,8 @@ class BatchedLoop:
             new_v.append(vi2)
         return (*new_params, *new_m, *new_v, t_new), sums
 
-    def _validate(self, data: ChunkData, state: State) -> tuple[tf.Tensor, tf.Tensor]:
+    def validate(self, data: ChunkData, state: State) -> tuple[tf.Tensor, tf.Tensor]:
+        """Return each model's mean validation loss and accuracy, without training noise."""
         whole = slice(0, self.shape.k)
         logits, _ = self._forward(data, state[: self.n_params], data.val_x, None, whole)
         loss_sum, correct_sum = self._loss_acc(logits, data.val_y, data.val_mask)
@@ -545,36 +558,76 @@ class BatchedLoop:
         squares = [tf.reduce_sum(tf.square(k), axis=list(range(1, len(k.shape)))) for k in kernels]
         return data.l2 * tf.add_n(squares)
 
+
+class LockstepLoop:
+    """One compiled loop that trains the chunks of `shapes` side by side, step for step.
+
+    Each chunk runs its own ops (`BatchedLoop`), so its floats are those it gets alone; what
+    the chunks share is the loop and each step's draws (`StepDraws.drawn`). The engine
+    bundles only chunks whose common placements draw the same streams, with the same
+    update counts, at the same shapes (`engine.plan_bundles`). One chunk is a bundle of one.
+    """
+
+    def __init__(self, shapes: tuple[LoopShape, ...]) -> None:
+        if len({shape.steps for shape in shapes}) != 1:
+            raise ValueError("chunks in lockstep need the same minibatches per epoch")
+        self.loops = [BatchedLoop(shape) for shape in shapes]
+        self.steps = shapes[0].steps
+        # Loops are written as tf.while_loop, so tracing skips AutoGraph: converting this
+        # code took ~2 s of each stage's first trace (a width-100 grid chunk: 2.49 -> 0.38 s).
+        self.run_intervals = tf.function(self._intervals, autograph=False)
+
+    def _epoch(
+        self,
+        data: Sequence[ChunkData],
+        states: Sequence[State],
+        epoch: tf.Tensor,
+        with_metrics: bool,
+    ) -> list[tuple[State, tf.Tensor, tf.Tensor]]:
+        drawn: list[dict[str, tf.Tensor]] = [{} for _ in range(self.steps)]
+        return [
+            loop.epoch(chunk, state, epoch, with_metrics, drawn)
+            for loop, chunk, state in zip(self.loops, data, states, strict=True)
+        ]
+
     def _intervals(
         self,
-        state: State,
-        data: ChunkData,
+        states: tuple[State, ...],
+        data: tuple[ChunkData, ...],
         start: tf.Tensor,
         n_intervals: tf.Tensor,
         interval: tf.Tensor,
-    ) -> tuple[State, tf.Tensor]:
+    ) -> tuple[tuple[State, ...], tuple[tf.Tensor, ...]]:
         """Train n_intervals x interval epochs from epoch `start`; log after each interval.
 
-        Returns the new state and [n_intervals, 4, K] logs (train loss, train accuracy of
-        the interval's last epoch, validation loss and accuracy after it).
+        Returns each chunk's new state and [n_intervals, 4, K] logs (train loss, train
+        accuracy of the interval's last epoch, validation loss and accuracy after it).
         """
-        logs = tf.TensorArray(tf.float32, size=n_intervals, element_shape=[4, self.shape.k])
+        logs = tuple(
+            tf.TensorArray(tf.float32, size=n_intervals, element_shape=[4, loop.shape.k])
+            for loop in self.loops
+        )
 
-        def train_interval(i: tf.Tensor, state: State, logs: tf.TensorArray) -> tuple:
+        def train_interval(i: tf.Tensor, states: tuple, logs: tuple) -> tuple:
             first = start + i * interval
 
-            def unlogged_epoch(e: tf.Tensor, state: State) -> tuple:
-                state, _, _ = self._epoch(data, state, first + e, with_metrics=False)
-                return e + 1, state
+            def unlogged_epoch(e: tf.Tensor, states: tuple) -> tuple:
+                epochs = self._epoch(data, states, first + e, with_metrics=False)
+                return e + 1, tuple(state for state, _, _ in epochs)
 
-            _, state = tf.while_loop(
-                lambda e, _: e < interval - 1, unlogged_epoch, (tf.constant(0), state)
+            _, states = tf.while_loop(
+                lambda e, _: e < interval - 1, unlogged_epoch, (tf.constant(0), states)
             )
-            state, loss, acc = self._epoch(data, state, first + interval - 1, with_metrics=True)
-            val_loss, val_acc = self._validate(data, state)
-            return i + 1, state, logs.write(i, tf.stack([loss, acc, val_loss, val_acc]))
+            epochs = self._epoch(data, states, first + interval - 1, with_metrics=True)
+            new_logs = []
+            for loop, chunk, (state, loss, acc), log in zip(
+                self.loops, data, epochs, logs, strict=True
+            ):
+                val_loss, val_acc = loop.validate(chunk, state)
+                new_logs.append(log.write(i, tf.stack([loss, acc, val_loss, val_acc])))
+            return i + 1, tuple(state for state, _, _ in epochs), tuple(new_logs)
 
-        _, state, logs = tf.while_loop(
-            lambda i, *_: i < n_intervals, train_interval, (tf.constant(0), state, logs)
+        _, states, logs = tf.while_loop(
+            lambda i, *_: i < n_intervals, train_interval, (tf.constant(0), states, logs)
         )
-        return state, logs.stack()
+        return states, tuple(log.stack() for log in logs)

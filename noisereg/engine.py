@@ -3,12 +3,14 @@
 `model.fit` spends ~43 ms per epoch on Python and dispatch overhead for a 400-unit net on 30
 points; the arithmetic is microseconds. The engine groups the members by architecture and
 noise placements, cuts each group into chunks, and trains each chunk's K models together in
-one compiled loop (`noisereg.batched`), with glorot-uniform kernels and zero biases as Keras
-draws them (`randomness.glorot_uniform_mlp`) and a noise stream per model and placement.
+one compiled loop (`noisereg.batched`; chunks that draw the same noise share a loop), with
+glorot-uniform kernels and zero biases as Keras draws them (`randomness.glorot_uniform_mlp`)
+and a noise stream per model and placement.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -63,39 +65,58 @@ def train(
     Members are grouped by architecture and noise placements (`plan_chunks`; one graph per
     width measured faster than padding narrow nets to the widest, see
     benchmarks/bench_engine.py) and chunked so one graph never holds more than
-    `max_models_per_graph` models. A model's seeds, data
-    and noise do not depend on its batch-mates; its floats may differ in the last bits
-    (batched kernels block differently), so the plan is fixed by the members and N alone.
-    `share_draws=False` draws every member's noise separately (same values, slower; for
-    benchmarks/bench_engine.py).
+    `max_models_per_graph` models; chunks that draw the same noise train side by side
+    (`plan_bundles`). A model's seeds, data and noise do not depend on its batch-mates; its
+    floats may differ in the last bits (batched kernels block differently), so the plan is
+    fixed by the members and N alone. `share_draws=False` draws every member's noise
+    separately, bundling nothing (same values, slower; for benchmarks/bench_engine.py).
     """
     if not members:
         raise ValueError("train() needs at least one member")
     use_one_thread_per_op()
     chunks = plan_chunks(members, max_models_per_graph)
+    bundles = (
+        plan_bundles(members, chunks, opt.batch_size, max_models_per_graph)
+        if share_draws
+        else [[index] for index in range(len(chunks))]
+    )
 
-    def prepare(indices: list[int]) -> _Chunk:
-        trainer = _Chunk(
-            [members[i] for i in indices], train_x, train_y, val_x, val_y, opt, share_draws
+    def prepare(bundle: list[int]) -> _Bundle:
+        trainer = _Bundle(
+            [
+                _Chunk(
+                    [members[i] for i in chunks[c]],
+                    train_x,
+                    train_y,
+                    val_x,
+                    val_y,
+                    opt,
+                    share_draws,
+                )
+                for c in bundle
+            ]
         )
         trainer.compile()
         return trainer
 
     started = time.perf_counter()
     results = []
-    # While a chunk trains (in TensorFlow's threads, without the GIL), a background thread
-    # builds the next chunk and traces and optimizes its graph: ~0.5-0.9 s of Python and
-    # Grappler per new shape that would otherwise sit between two chunks.
+    # While a bundle trains (in TensorFlow's threads, without the GIL), a background thread
+    # builds the next one and traces and optimizes its graph: ~0.5-0.9 s of Python and
+    # Grappler per new shape that would otherwise sit between two bundles.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-chunk") as background:
-        upcoming = background.submit(prepare, chunks[0])
-        for chunk_number, indices in enumerate(chunks, start=1):
+        upcoming = background.submit(prepare, bundles[0])
+        for number, bundle in enumerate(bundles, start=1):
             trainer = upcoming.result()
-            if chunk_number < len(chunks):
-                upcoming = background.submit(prepare, chunks[chunk_number])
-            units = "x".join(map(str, members[indices[0]].net.hidden_units))
-            tag = f"{label} [{chunk_number}/{len(chunks)}: {len(indices)} models, width {units}]"
-            results.append(trainer.run(tag, started))
-    return merge_chunks(chunks, results, len(members))
+            if number < len(bundles):
+                upcoming = background.submit(prepare, bundles[number])
+            n_models = sum(len(chunks[c]) for c in bundle)
+            what = f"{n_models} models" + (f" in {len(bundle)} chunks" if len(bundle) > 1 else "")
+            units = "x".join(map(str, members[chunks[bundle[0]][0]].net.hidden_units))
+            tag = f"{label} [{number}/{len(bundles)}: {what}, width {units}]"
+            results += trainer.run(tag, started)
+    order = [chunks[c] for bundle in bundles for c in bundle]
+    return merge_chunks(order, results, len(members))
 
 
 def progress_only(opt: Optimization, lines: int = 10) -> Optimization:
@@ -175,6 +196,67 @@ def _stream_key(member: Member) -> tuple[int, int]:
     seed every placement of theirs draws the same normals at every step.
     """
     return member.noise_seed, len(member.train_rows)
+
+
+def plan_bundles(
+    members: Sequence[Member],
+    chunks: Sequence[Sequence[int]],
+    batch_size: int,
+    max_models_per_graph: int,
+) -> list[list[int]]:
+    """Return chunk indices per compiled loop: chunks that draw the same noise, together.
+
+    Two chunks of one architecture whose members have the same distinct streams
+    (`_stream_key`, in the same order) draw the same tensors at every step in each placement
+    they both have; trained side by side (`batched.LockstepLoop`), each is drawn once. The
+    sweep's input-, hidden- and both-noise chunks: 5.6-5.8 -> 4.7-5.0 ms per epoch, bit-
+    identical (measured; without a common placement, lockstep measured 0-8% either way, so
+    only chunks that share draws are bundled). A bundle is a connected set of such chunks,
+    cut to at most N models, in plan order. Only full-batch chunks: an epoch of minibatches
+    sums its losses in an AddN that Grappler orders by op name, and a bundle renames ops,
+    so the logged training loss could move in the last bit.
+    """
+    signatures = []
+    for indices in chunks:
+        first = members[indices[0]]
+        streams = dict.fromkeys(_stream_key(members[i]) for i in indices)
+        full_batch = max(len(members[i].train_rows) for i in indices) <= batch_size
+        signatures.append((first.net.hidden_units, tuple(streams)) if full_batch else None)
+    placements = [batched.noisy_placements(members[indices[0]].net) for indices in chunks]
+
+    def shares_draws(a: int, b: int) -> bool:
+        same = signatures[a] is not None and signatures[a] == signatures[b]
+        return same and bool(placements[a] & placements[b])
+
+    def size(bundle: list[int]) -> int:
+        return sum(len(chunks[c]) for c in bundle)
+
+    # Connected sets first: a chunk may share with the set only through a later chunk (the
+    # sweep's input- and hidden-noise chunks each share with the both-noise one).
+    connected: list[list[int]] = []
+    for index in range(len(chunks)):
+        linked = [group for group in connected if any(shares_draws(c, index) for c in group)]
+        merged = sorted([index, *itertools.chain.from_iterable(linked)])
+        connected = [group for group in connected if group not in linked] + [merged]
+    bundles = []
+    for group in connected:
+        if size(group) <= max_models_per_graph:
+            bundles.append(group)
+            continue
+        cut: list[list[int]] = []  # too many models: each chunk joins a bundle it shares with
+        for index in group:
+            fits = [
+                bundle
+                for bundle in cut
+                if any(shares_draws(c, index) for c in bundle)
+                and size(bundle) + len(chunks[index]) <= max_models_per_graph
+            ]
+            if fits:
+                fits[0].append(index)
+            else:
+                cut.append([index])
+        bundles += cut
+    return sorted(bundles)
 
 
 def noise_streams(
@@ -286,20 +368,38 @@ class _Chunk:
             [glorot_uniform_mlp(m.init_seed, units, train_x.shape[1]) for m in members]
         )
 
-    def compile(self) -> None:
-        """Trace and optimize the loop for this chunk's shape now (a call of zero epochs).
 
-        Chunks of a shape already compiled reuse its graph: then this is one more call
+class _Bundle:
+    """Chunks trained side by side in one compiled loop (`batched.LockstepLoop`)."""
+
+    def __init__(self, chunks: list[_Chunk]) -> None:
+        self.chunks = chunks
+        self.shapes = tuple(chunk.shape for chunk in chunks)
+        self.opt = chunks[0].opt
+
+    def _call(self, start: int, n_intervals: int, interval: int) -> tuple[np.ndarray, ...]:
+        """Train the chunks for n_intervals x interval epochs; return each chunk's logs."""
+        states, logs = batched.compiled_loop(self.shapes).run_intervals(
+            tuple(chunk.state for chunk in self.chunks),
+            tuple(chunk.data for chunk in self.chunks),
+            tf.constant(start, tf.int32),
+            tf.constant(n_intervals, tf.int32),
+            tf.constant(interval, tf.int32),
+        )
+        for chunk, state in zip(self.chunks, states, strict=True):
+            chunk.state = state
+        return tuple(chunk_logs.numpy() for chunk_logs in logs)
+
+    def compile(self) -> None:
+        """Trace and optimize the loop for these shapes now (a call of zero epochs).
+
+        Bundles of shapes already compiled reuse their graph: then this is one more call
         (a one-epoch call of a compiled 60-model sweep chunk took 5-13 ms, measured).
         """
-        zero = tf.constant(0, tf.int32)
-        batched.compiled_loop(self.shape).run_intervals(
-            self.state, self.data, zero, zero, tf.constant(1, tf.int32)
-        )
+        self._call(0, 0, 1)
 
-    def run(self, tag: str, started: float) -> TrainResult:
-        """Return the chunk's result after training every epoch (with progress lines)."""
-        loop = batched.compiled_loop(self.shape)
+    def run(self, tag: str, started: float) -> list[TrainResult]:
+        """Return each chunk's result after training every epoch (with progress lines)."""
         every = self.opt.log_every
         full, remainder = divmod(self.opt.epochs, every)
         plan = [(every, full)] if full else []
@@ -307,20 +407,13 @@ class _Chunk:
             plan.append((remainder, 1))
         # ~10 progress lines per run; each call runs many epochs inside the graph.
         per_call = max(1, full // 10)
-        logs: list[np.ndarray] = []
+        logs: list[tuple[np.ndarray, ...]] = []
         epoch = 0
         for interval, count in plan:
             done = 0
             while done < count:
                 n = min(per_call, count - done)
-                self.state, chunk_logs = loop.run_intervals(
-                    self.state,
-                    self.data,
-                    tf.constant(epoch, tf.int32),
-                    tf.constant(n, tf.int32),
-                    tf.constant(interval, tf.int32),
-                )
-                logs.append(chunk_logs.numpy())
+                logs.append(self._call(epoch, n, interval))
                 epoch += n * interval
                 done += n
                 print(
@@ -329,7 +422,10 @@ class _Chunk:
                     file=sys.stderr,
                     flush=True,
                 )
-        stacked = np.concatenate(logs, axis=0)  # [n_logs, 4, K]
         logged = np.cumsum([i for i, c in plan for _ in range(c)])
-        history = {col: stacked[:, j, :].T.copy() for j, col in enumerate(HISTORY_COLUMNS)}
-        return TrainResult(batched.weights_of(self.state), logged, history)
+        results = []
+        for position, chunk in enumerate(self.chunks):
+            stacked = np.concatenate([call[position] for call in logs], axis=0)  # [n_logs, 4, K]
+            history = {col: stacked[:, j, :].T.copy() for j, col in enumerate(HISTORY_COLUMNS)}
+            results.append(TrainResult(batched.weights_of(chunk.state), logged, history))
+        return results

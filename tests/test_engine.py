@@ -53,10 +53,16 @@ def test_chunks_of_one_shape_share_a_trace_but_not_data(split: Split) -> None:
     train(split, first, engine.Optimization.keras_adam(20, log_every=20))
     reused = train(split, second)
     assert batched.compiled_loop.cache_info().misses == 1  # one shape, so one loop ...
-    loop = batched.compiled_loop(_shape_of(split, second))
+    loop = batched.compiled_loop((_shape_of(split, second),))
     assert loop.run_intervals.experimental_get_tracing_count() == 1  # ... traced once
     assert_same_weights(fresh.weights, reused.weights)
     np.testing.assert_array_equal(fresh.history["val_loss"], reused.history["val_loss"])
+
+
+def run_alone(chunk: engine._Chunk) -> engine.TrainResult:
+    """Train one chunk in a loop of its own (a bundle of one)."""
+    (result,) = engine._Bundle([chunk]).run("chunk", 0.0)
+    return result
 
 
 def _shape_of(split: Split, members: list[engine.Member]) -> batched.LoopShape:
@@ -248,7 +254,7 @@ def test_models_sharing_a_stream_draw_it_once_with_the_same_results(
         alone = engine._Chunk(members, *data, opt, share_draws=False)
         assert shared.shape.shared == {"pre0"} and alone.shape.shared == frozenset()
         assert shared.shape.cycle == cycle and alone.shape.cycle == 0
-        with_sharing, without = shared.run("shared", 0.0), alone.run("per model", 0.0)
+        with_sharing, without = run_alone(shared), run_alone(alone)
         assert_same_weights(with_sharing.weights, without.weights)
         for column in engine.HISTORY_COLUMNS:
             np.testing.assert_array_equal(with_sharing.history[column], without.history[column])
@@ -289,21 +295,21 @@ def test_the_next_chunk_compiles_while_one_trains(
     # chunk's graph is being built on the background thread; run one after another, it
     # would wait for a compile that never starts and time out.
     second_compiling, compile_threads = threading.Event(), []
-    real_compile, real_run = engine._Chunk.compile, engine._Chunk.run
+    real_compile, real_run = engine._Bundle.compile, engine._Bundle.run
 
-    def compile(self: engine._Chunk) -> None:
+    def compile(self: engine._Bundle) -> None:
         compile_threads.append(threading.current_thread().name)
-        if self.shape.hidden_units == (12,):
+        if self.shapes[0].hidden_units == (12,):
             second_compiling.set()
         real_compile(self)
 
-    def run(self: engine._Chunk, tag: str, started: float) -> engine.TrainResult:
-        if self.shape.hidden_units == (8,):
+    def run(self: engine._Bundle, tag: str, started: float) -> list[engine.TrainResult]:
+        if self.shapes[0].hidden_units == (8,):
             assert second_compiling.wait(timeout=60), "the next chunk was not compiled meanwhile"
         return real_run(self, tag, started)
 
-    monkeypatch.setattr(engine._Chunk, "compile", compile)
-    monkeypatch.setattr(engine._Chunk, "run", run)
+    monkeypatch.setattr(engine._Bundle, "compile", compile)
+    monkeypatch.setattr(engine._Bundle, "run", run)
     members = [member(1, width=8), member(2, width=12), member(3, width=16)]
     prefetched = train(split, members)
     assert len(compile_threads) == 3
@@ -355,7 +361,7 @@ def test_blocks_of_models_train_to_the_same_bits_as_the_whole_chunk(
         cut = engine._Chunk(members, *data, opt)
         assert whole.shape.cycle == 3 and whole.shape.blocks == ()
         cut.shape = dataclasses.replace(cut.shape, blocks=blocks)
-        expected, blocked = whole.run("whole", 0.0), cut.run("blocks", 0.0)
+        expected, blocked = run_alone(whole), run_alone(cut)
         assert_same_weights(blocked.weights, expected.weights)
         for column in engine.HISTORY_COLUMNS:
             if column == "train_loss" and opt.batch_size < len(ALL_TRAIN):
@@ -384,3 +390,77 @@ def test_model_blocks_cut_large_chunks_at_whole_packets_only() -> None:
         offsets = np.cumsum((0, *sizes[:-1]))
         for width in widths:
             assert all(offset * width % PACKET == 0 for offset in offsets)
+
+
+def sweep_like_members(width: int = 16, rows: tuple[int, ...] = ALL_TRAIN) -> list[engine.Member]:
+    """Three placement sets over the same three noise seeds: the sweep's common random numbers.
+
+    The third set has every placement and weight decay, so each kind of draw is shared.
+    """
+    nets = [Net.of(width, input_stddev=0.2), Net.of(width, hidden_stddev=0.3)]
+    nets.append(
+        Net.of(
+            width,
+            input_stddev=0.1,
+            hidden_stddev=0.2,
+            post_activation_stddev=0.1,
+            dropout_rate=0.1,
+            bernoulli_dropout_rate=0.1,
+            weight_stddev=0.05,
+            logit_stddev=0.3,
+            l2=0.001,
+        )
+    )
+    return [engine.Member(net, 30 + r, 60 + r, rows, ALL_TEST) for net in nets for r in range(3)]
+
+
+def test_chunks_that_draw_the_same_streams_are_bundled() -> None:
+    members = sweep_like_members()
+    chunks = engine.plan_chunks(members, 256)
+    assert chunks == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    # The first two share no placement, each shares one with the third: one bundle.
+    assert engine.plan_bundles(members, chunks, 32, 256) == [[0, 1, 2]]
+    # Six models at most: the third joins the first bundle it shares draws with.
+    assert engine.plan_bundles(members, chunks, 32, 6) == [[0, 2], [1]]
+    # Minibatches (batch 16 < 30 rows) are never bundled (see plan_bundles).
+    assert engine.plan_bundles(members, chunks, 16, 256) == [[0], [1], [2]]
+    # Other seeds, rows or widths draw other tensors.
+    other_seed = [dataclasses.replace(m, noise_seed=m.noise_seed + 1) for m in members[3:6]]
+    other_rows = [dataclasses.replace(m, train_rows=ALL_TRAIN[:20]) for m in members[3:6]]
+    wider = sweep_like_members(width=24)[3:6]
+    for second in (other_seed, other_rows, wider):
+        mixed = [*members[:3], *second]
+        assert engine.plan_bundles(mixed, engine.plan_chunks(mixed, 256), 32, 256) == [[0], [1]]
+
+
+def _ops_in(function: object, op: str) -> int:
+    """Count `op` nodes in a traced function's graph and every function it calls."""
+    graph_def = function.graph.as_graph_def()  # type: ignore[attr-defined]
+    nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
+    return sum(node.op == op for node in nodes)
+
+
+def test_a_bundle_draws_shared_streams_once_and_trains_each_chunk_to_its_own_bits(
+    split: Split,
+) -> None:
+    members = sweep_like_members()
+    data = (split.x_train, split.y_train, split.x_test, split.y_test)
+    chunks = [engine._Chunk(members[i : i + 3], *data, OPT) for i in (0, 3, 6)]
+    uniforms = []
+    for bundle in ([chunks[0]], [chunks[1]], [chunks[2]], chunks):
+        trace = batched.compiled_loop(tuple(c.shape for c in bundle)).run_intervals
+        concrete = trace.get_concrete_function(
+            tuple(c.state for c in bundle), tuple(c.data for c in bundle), *[np.int32(1)] * 3
+        )
+        uniforms.append(_ops_in(concrete, "StatelessRandomUniformV2"))
+    # Each stream seed is one uniform op per draw: the bundle draws the input stream and
+    # the hidden stream once each, where the chunks alone draw them twice.
+    assert uniforms[3] == uniforms[2] < sum(uniforms[:3])
+    together = train(split, members)
+    for start in (0, 3, 6):
+        alone = train(split, members[start : start + 3])
+        assert_same_weights(alone.weights, together.weights[start : start + 3])
+        for column in engine.HISTORY_COLUMNS:
+            np.testing.assert_array_equal(
+                alone.history[column], together.history[column][start : start + 3]
+            )
