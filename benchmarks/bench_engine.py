@@ -202,6 +202,69 @@ class BlockTiming(NamedTuple):
     identical: bool  # final weights bit-identical
 
 
+def sweep_members(split: Split, placement: str) -> list[engine.Member]:
+    """The sweep stage's models of one placement: every swept stddev x replicate."""
+    params = load_params()
+    seeds = [replicate_seeds(params.train.seed, r) for r in range(params.train.replicates)]
+    every_row = (tuple(range(len(split.y_train))), tuple(range(len(split.y_test))))
+    return [
+        engine.Member(
+            placement_net(params.sweep.hidden_units, placement, s), init, noise, *every_row
+        )
+        for s in params.sweep.stddevs
+        for init, noise in seeds
+    ]
+
+
+def time_lockstep(split: Split, epochs: int) -> tuple[float, float, bool, int]:
+    """Seconds per epoch of the sweep's three placement chunks, each alone and in lockstep.
+
+    The input-, hidden- and both-noise chunks draw the same streams (`engine.plan_bundles`
+    bundles them): three loops of one chunk run one after another, against one
+    `batched.LockstepLoop` of the three, from the same states, alternated REPEATS times.
+    Returns (separately, in lockstep, final weights bit-identical, models).
+    """
+    params = load_params()
+    data = (split.x_train, split.y_train, split.x_test, split.y_test)
+    chunks = [
+        engine._Chunk(sweep_members(split, placement), *data, params.train)
+        for placement in ("input", "hidden", "both")
+    ]
+    alone = [batched.LockstepLoop((chunk.shape,)) for chunk in chunks]
+    together = batched.LockstepLoop(tuple(chunk.shape for chunk in chunks))
+    start, one, count = tf.constant(0), tf.constant(1), tf.constant(epochs)
+
+    def run_alone(n: tf.Tensor) -> list[np.ndarray]:
+        final = []
+        for loop, chunk in zip(alone, chunks, strict=True):
+            (state,), (logs,) = loop.run_intervals((chunk.state,), (chunk.data,), start, one, n)
+            logs.numpy()
+            final += [tensor.numpy() for tensor in state]
+        return final
+
+    def run_together(n: tf.Tensor) -> list[np.ndarray]:
+        states, logs = together.run_intervals(
+            tuple(c.state for c in chunks), tuple(c.data for c in chunks), start, one, n
+        )
+        for log in logs:
+            log.numpy()
+        return [tensor.numpy() for state in states for tensor in state]
+
+    run_alone(one), run_together(one)  # trace and optimize outside the timing
+    seconds = {"alone": float("inf"), "together": float("inf")}
+    final = {}
+    for _ in range(REPEATS):
+        for variant, run in (("alone", run_alone), ("together", run_together)):
+            began = time.perf_counter()
+            final[variant] = run(count)
+            seconds[variant] = min(seconds[variant], time.perf_counter() - began)
+    identical = all(
+        np.array_equal(a, b) for a, b in zip(final["alone"], final["together"], strict=True)
+    )
+    models = sum(chunk.shape.k for chunk in chunks)
+    return seconds["alone"] / epochs, seconds["together"] / epochs, identical, models
+
+
 def time_blocks(split: Split, epochs: int) -> list[BlockTiming]:
     """Seconds per epoch of two study chunks trained whole and in blocks of models.
 
@@ -210,13 +273,7 @@ def time_blocks(split: Split, epochs: int) -> list[BlockTiming]:
     the same state, alternated REPEATS times; also whether the final weights are identical.
     """
     params = load_params()
-    seeds = [replicate_seeds(params.train.seed, r) for r in range(params.train.replicates)]
-    every_row = (tuple(range(len(split.y_train))), tuple(range(len(split.y_test))))
-    sweep_input = [
-        engine.Member(placement_net(params.sweep.hidden_units, "input", s), init, noise, *every_row)
-        for s in params.sweep.stddevs
-        for init, noise in seeds
-    ]
+    sweep_input = sweep_members(split, "input")
     widest = max(params.grid.hidden_units)
     grid_widest, _ = grid_members(split.y_train, params.grid, widths=[widest])
     cases = [
@@ -411,6 +468,13 @@ def main() -> None:
             f"blocks; blocks speed-up: {row.whole / row.blocked:.2f}x; weights "
             f"bit-identical: {row.identical}"
         )
+    alone, together, identical, models = time_lockstep(split, engine_epochs // 4)
+    print(
+        f"sweep's input-, hidden- and both-noise chunks ({models} models, the same streams): "
+        f"{alone * 1e3:.3f} ms per epoch one after another, {together * 1e3:.3f} in one "
+        f"lockstep loop; lockstep speed-up: {alone / together:.2f}x; weights bit-identical: "
+        f"{identical}"
+    )
     print(f"speed-up vs fit: {a / d:.0f}x")
     print(f"speed-up vs tuned fit: {b / d:.1f}x")
     print(f"ratio to floor: {d / floor:.2f}x")
