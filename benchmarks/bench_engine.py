@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import subprocess
@@ -216,6 +217,44 @@ def sweep_members(split: Split, placement: str) -> list[engine.Member]:
     ]
 
 
+def run_loop(
+    loop: batched.LockstepLoop, chunks: list[engine._Chunk], epochs: int
+) -> list[np.ndarray]:
+    """Train `chunks` from their initial states for `epochs` (one logged interval); return
+    every final state tensor, fetched, with the logs fetched too (as a stage does)."""
+    states, logs = loop.run_intervals(
+        tuple(c.state for c in chunks),
+        tuple(c.data for c in chunks),
+        tf.constant(0),
+        tf.constant(1),
+        tf.constant(epochs),
+    )
+    for log in logs:
+        log.numpy()
+    return [tensor.numpy() for state in states for tensor in state]
+
+
+def alternate(
+    runs: dict[str, Callable[[int], list[np.ndarray]]], epochs: int
+) -> tuple[dict[str, float], bool]:
+    """Return each variant's best seconds per epoch over REPEATS alternated runs, and whether
+    every variant ended with bit-identical arrays. Each is traced by a one-epoch run first."""
+    for run in runs.values():
+        run(1)
+    seconds = dict.fromkeys(runs, float("inf"))
+    final = {}
+    for _ in range(REPEATS):
+        for variant, run in runs.items():
+            began = time.perf_counter()
+            final[variant] = run(epochs)
+            seconds[variant] = min(seconds[variant], time.perf_counter() - began)
+    first, *others = final.values()
+    identical = all(
+        np.array_equal(a, b) for other in others for a, b in zip(first, other, strict=True)
+    )
+    return {variant: t / epochs for variant, t in seconds.items()}, identical
+
+
 def time_lockstep(split: Split, epochs: int) -> tuple[float, float, bool, int]:
     """Seconds per epoch of the sweep's three placement chunks, each alone and in lockstep.
 
@@ -232,37 +271,15 @@ def time_lockstep(split: Split, epochs: int) -> tuple[float, float, bool, int]:
     ]
     alone = [batched.LockstepLoop((chunk.shape,)) for chunk in chunks]
     together = batched.LockstepLoop(tuple(chunk.shape for chunk in chunks))
-    start, one, count = tf.constant(0), tf.constant(1), tf.constant(epochs)
 
-    def run_alone(n: tf.Tensor) -> list[np.ndarray]:
-        final = []
-        for loop, chunk in zip(alone, chunks, strict=True):
-            (state,), (logs,) = loop.run_intervals((chunk.state,), (chunk.data,), start, one, n)
-            logs.numpy()
-            final += [tensor.numpy() for tensor in state]
-        return final
+    def run_alone(n: int) -> list[np.ndarray]:
+        return [a for loop, c in zip(alone, chunks, strict=True) for a in run_loop(loop, [c], n)]
 
-    def run_together(n: tf.Tensor) -> list[np.ndarray]:
-        states, logs = together.run_intervals(
-            tuple(c.state for c in chunks), tuple(c.data for c in chunks), start, one, n
-        )
-        for log in logs:
-            log.numpy()
-        return [tensor.numpy() for state in states for tensor in state]
-
-    run_alone(one), run_together(one)  # trace and optimize outside the timing
-    seconds = {"alone": float("inf"), "together": float("inf")}
-    final = {}
-    for _ in range(REPEATS):
-        for variant, run in (("alone", run_alone), ("together", run_together)):
-            began = time.perf_counter()
-            final[variant] = run(count)
-            seconds[variant] = min(seconds[variant], time.perf_counter() - began)
-    identical = all(
-        np.array_equal(a, b) for a, b in zip(final["alone"], final["together"], strict=True)
+    seconds, identical = alternate(
+        {"alone": run_alone, "together": functools.partial(run_loop, together, chunks)}, epochs
     )
     models = sum(chunk.shape.k for chunk in chunks)
-    return seconds["alone"] / epochs, seconds["together"] / epochs, identical, models
+    return seconds["alone"], seconds["together"], identical, models
 
 
 def time_blocks(split: Split, epochs: int) -> list[BlockTiming]:
@@ -288,36 +305,24 @@ def time_blocks(split: Split, epochs: int) -> list[BlockTiming]:
             (split.x_train, split.y_train, split.x_train, split.y_train),
         ),
     ]
-    start, one, count = tf.constant(0), tf.constant(1), tf.constant(epochs)
     rows = []
     for name, members, data in cases:
         chunk = engine._Chunk(members, *data, params.train)
-        loops = {
-            "whole": batched.LockstepLoop((dataclasses.replace(chunk.shape, blocks=()),)),
-            "blocks": batched.LockstepLoop((chunk.shape,)),
-        }
-        seconds = {variant: float("inf") for variant in loops}
-        final = {}
-        for loop in loops.values():  # trace and optimize outside the timing
-            loop.run_intervals((chunk.state,), (chunk.data,), start, start, one)
-        for _ in range(REPEATS):
-            for variant, loop in loops.items():
-                began = time.perf_counter()
-                (state,), (logs,) = loop.run_intervals(
-                    (chunk.state,), (chunk.data,), start, one, count
-                )
-                logs.numpy()
-                seconds[variant] = min(seconds[variant], time.perf_counter() - began)
-                final[variant] = [tensor.numpy() for tensor in state]
-        identical = all(
-            np.array_equal(a, b) for a, b in zip(final["whole"], final["blocks"], strict=True)
+        whole = batched.LockstepLoop((dataclasses.replace(chunk.shape, blocks=()),))
+        blocked = batched.LockstepLoop((chunk.shape,))
+        seconds, identical = alternate(
+            {
+                "whole": functools.partial(run_loop, whole, [chunk]),
+                "blocks": functools.partial(run_loop, blocked, [chunk]),
+            },
+            epochs,
         )
         rows.append(
             BlockTiming(
                 name,
                 "+".join(map(str, chunk.shape.blocks)) or "one",
-                seconds["whole"] / epochs,
-                seconds["blocks"] / epochs,
+                seconds["whole"],
+                seconds["blocks"],
                 identical,
             )
         )
