@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro pull test test-fast browser lint schema bench clean-venv
+.PHONY: repro pull test test-fast browser lint schema dvc-deps bench clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## schema: regenerate params.schema.json from noisereg/params.py (commit it with the change)
+## schema: regenerate params.schema.json from noisereg/params/ (commit it with the change)
 schema: $(STAMP)
-	$(BIN)/python -m noisereg.schema
+	$(BIN)/python -m noisereg.params.schema
+
+## dvc-deps: rewrite each dvc.yaml stage's library deps from its script's imports (commit it)
+dvc-deps: $(STAMP)
+	$(BIN)/python -m noisereg.dvc_deps
 
 ## bench: speed benchmarks (minutes; not part of the tests)
 bench: $(STAMP)

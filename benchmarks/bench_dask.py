@@ -17,9 +17,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from distributed import Client, LocalCluster
 
-from noisereg.data import Split, make_split
+from noisereg.data.reference import Split, make_split
+from noisereg.experiments.reference.run import GridResult, run_grid
 from noisereg.params import Params, load_params
-from noisereg.study import GridResult, run_grid
 
 
 def reference_split(params: Params) -> Split:

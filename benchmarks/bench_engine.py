@@ -30,13 +30,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from noisereg import batched, engine
-from noisereg.data import Split, make_split
-from noisereg.models import build_model
+from noisereg.data.reference import Split, make_split
+from noisereg.engine import loop as batched
+from noisereg.engine import trainer as engine
+from noisereg.engine.keras_export import build_model
+from noisereg.engine.randomness import glorot_uniform_mlp, standard_normal
+from noisereg.experiments.protocol import fixed_split_seeds
+from noisereg.experiments.reference.run import grid_members
 from noisereg.net import Net, placement_net
 from noisereg.params import load_params
-from noisereg.randomness import glorot_uniform_mlp, standard_normal
-from noisereg.study import grid_members, replicate_seeds
 
 WIDTH, STDDEV = 400, 0.1
 REPEATS = 3
@@ -206,7 +208,7 @@ class BlockTiming(NamedTuple):
 def sweep_members(split: Split, placement: str) -> list[engine.Member]:
     """The sweep stage's models of one placement: every swept stddev x replicate."""
     params = load_params()
-    seeds = [replicate_seeds(params.train.seed, r) for r in range(params.train.replicates)]
+    seeds = [fixed_split_seeds(params.train.seed, r) for r in range(params.train.replicates)]
     every_row = (tuple(range(len(split.y_train))), tuple(range(len(split.y_test))))
     return [
         engine.Member(

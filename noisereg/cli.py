@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 import time
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from collections.abc import Callable
 from noisereg.errors import ComputeError
 from noisereg.io import InputError
 from noisereg.params import ParamsError
+from noisereg.process_setup import finish_stage_imports
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3
@@ -17,11 +17,7 @@ EXIT_UNAVAILABLE = 3
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
     """Run a stage's main; turn expected failures into one line on stderr and exit 2 (or 3)."""
-    # The modules imported so far live until exit, and stages/__init__.py kept the collector
-    # off while they loaded: freeze them (no collection walks them again) and collect what
-    # the stage itself allocates as usual.
-    gc.freeze()
-    gc.enable()
+    finish_stage_imports()
     started = time.perf_counter()
     try:
         main()
@@ -33,6 +29,5 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
         sys.exit(130)
     seconds = time.perf_counter() - started
     print(f"[{name}] done in {seconds:.1f} s", file=sys.stderr)
-    # Python's shutdown collects every tracked object once more: ~0.9 s with TensorFlow
-    # loaded, ~0.1 s once they are frozen. Outputs are written and closed by now.
-    gc.freeze()
+    # Outputs are written and closed by now; Python's shutdown need not walk them again.
+    finish_stage_imports()

@@ -168,6 +168,14 @@ def read_json(path: str | Path, producer: str) -> Any:
     return _read(path, producer, lambda p: json.loads(p.read_text()))
 
 
+def read_object(path: Path, producer: str) -> dict[str, Any]:
+    """Return a JSON file that must hold an object, written by stage `producer`."""
+    payload = read_json(path, producer)
+    if not isinstance(payload, dict):
+        raise InputError(f"{path}: must hold a JSON object; rerun '{producer}'")
+    return payload
+
+
 def read_csv(path: str | Path, producer: str, columns: list[str]) -> pd.DataFrame:
     """Return a CSV written by `producer`, checked to have `columns` and at least one row."""
 

@@ -2,9 +2,9 @@
 
 import argparse
 
-from noisereg import outputs
-from noisereg.benefit import run_dataset
 from noisereg.cli import run_stage
+from noisereg.experiments.benefit_map.outputs import write_dataset
+from noisereg.experiments.benefit_map.run import run_dataset
 from noisereg.params import ParamsError, load_params
 
 
@@ -15,7 +15,7 @@ def main(name: str) -> None:
         raise ParamsError(
             f"params: unknown dataset '{name}' in benefit_map.datasets; allowed: {allowed}"
         )
-    outputs.write_benefit(name, run_dataset(params, name))
+    write_dataset(name, run_dataset(params, name))
 
 
 if __name__ == "__main__":

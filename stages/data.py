@@ -1,7 +1,7 @@
 """DVC stage `data`: draw make_circles and write each dataset's split (data/, data/large/)."""
 
 from noisereg.cli import run_stage
-from noisereg.data import dataset_dir, make_split, save_split
+from noisereg.data.reference import dataset_dir, make_split, save_split
 from noisereg.params import DATASETS, load_params
 
 

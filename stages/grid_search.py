@@ -1,10 +1,10 @@
 """DVC stage `grid_search`: repeated stratified CV over width x hidden noise, then refit."""
 
-from noisereg import outputs
 from noisereg.cli import run_stage
-from noisereg.data import dataset_dir, load_split
+from noisereg.data.reference import dataset_dir, load_split
+from noisereg.experiments.reference import outputs
+from noisereg.experiments.reference.run import run_grid
 from noisereg.params import load_params
-from noisereg.study import run_grid
 
 
 def main() -> None:

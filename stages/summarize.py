@@ -2,8 +2,12 @@
 
 import pandas as pd
 
-from noisereg import benefit_summary, outputs, regularizer_summary, summary
 from noisereg.cli import run_stage
+from noisereg.experiments.benefit_map import outputs as benefit_outputs
+from noisereg.experiments.benefit_map import summary as benefit_summary
+from noisereg.experiments.reference import outputs, summary
+from noisereg.experiments.regularizers import outputs as regularizer_outputs
+from noisereg.experiments.regularizers import summary as regularizer_summary
 from noisereg.io import write_csv, write_json
 from noisereg.params import Params, load_params
 
@@ -25,26 +29,28 @@ def main() -> None:
 def summarize_benefit_map(params: Params) -> None:
     cells, curves = [], []
     for name in params.benefit_map.datasets:
-        replicates, cv, _ = outputs.read_benefit(name)
+        replicates, cv, _ = benefit_outputs.read_dataset(name)
         cells.append(benefit_summary.map_cells(name, replicates, params.report))
         curves.append(benefit_summary.learning_curves(name, replicates, cv, params))
     cell_table, curve_table = (
         pd.concat(cells, ignore_index=True),
         pd.concat(curves, ignore_index=True),
     )
-    write_csv(outputs.BENEFIT_MAP_PATH, cell_table)
-    write_csv(outputs.BENEFIT_CURVES_PATH, curve_table)
-    write_json(outputs.BENEFIT_METRICS_PATH, benefit_summary.headline(cell_table, curve_table))
+    write_csv(benefit_outputs.BENEFIT_MAP_PATH, cell_table)
+    write_csv(benefit_outputs.BENEFIT_CURVES_PATH, curve_table)
+    write_json(
+        benefit_outputs.BENEFIT_METRICS_PATH, benefit_summary.headline(cell_table, curve_table)
+    )
 
 
 def summarize_regularizers(params: Params) -> None:
-    frames = outputs.read_regularizers()
+    frames = regularizer_outputs.read_comparison()
     table = regularizer_summary.table(frames["per_seed"], frames["chosen"], params.report)
     ranking = regularizer_summary.friedman(table, params.report.confidence)
-    write_csv(outputs.REGULARIZERS_PLOT_PATH, table)
+    write_csv(regularizer_outputs.REGULARIZERS_PLOT_PATH, table)
     candidates = params.regularizers.candidates
     write_json(
-        outputs.REGULARIZERS_METRICS_PATH,
+        regularizer_outputs.REGULARIZERS_METRICS_PATH,
         regularizer_summary.headline(table, ranking, candidates),
     )
 

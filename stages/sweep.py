@@ -1,10 +1,10 @@
 """DVC stage `sweep`: test accuracy vs noise stddev for each placement at the model's width."""
 
-from noisereg import outputs
 from noisereg.cli import run_stage
-from noisereg.data import dataset_dir, load_split
+from noisereg.data.reference import dataset_dir, load_split
+from noisereg.experiments.reference import outputs
+from noisereg.experiments.reference.run import run_sweep
 from noisereg.params import load_params
-from noisereg.study import run_sweep
 
 
 def main() -> None:

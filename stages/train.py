@@ -2,11 +2,12 @@
 
 import argparse
 
-from noisereg import models, outputs
 from noisereg.cli import run_stage
-from noisereg.data import dataset_dir, load_split
+from noisereg.data.reference import dataset_dir, load_split
+from noisereg.engine import keras_export as models
+from noisereg.experiments.reference import outputs
+from noisereg.experiments.reference.run import train_replicates
 from noisereg.params import ParamsError, load_params
-from noisereg.study import train_replicates
 
 
 def main(name: str) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from noisereg.data import Split, make_split
+from noisereg.data.reference import Split, make_split
 from noisereg.net import MLPWeights
 from noisereg.params import Params, parse_params
 

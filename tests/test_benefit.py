@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from noisereg import benefit, benefit_report
-from noisereg.benefit_summary import cv_choice, map_cells, n_star
-from noisereg.datasets import GENERATORS, class_sizes, generate
+from noisereg.data.synthetic import GENERATORS, class_sizes, generate
+from noisereg.experiments.benefit_map import run as benefit
+from noisereg.experiments.benefit_map import section as benefit_report
+from noisereg.experiments.benefit_map.summary import cv_choice, map_cells, n_star
+from noisereg.experiments.protocol import expected_calibration_error, training_draws
 from noisereg.net import Net
-from noisereg.params import DatasetsParams, Params, parse_params
-from noisereg.scoring import expected_calibration_error
+from noisereg.params import NONE, DatasetsParams, Params, parse_params
 from tests.conftest import ROOT, one_error_line, run_stage_in, tiny_raw
 
 
@@ -65,7 +66,7 @@ def small(default_raw: dict[str, Any]) -> Params:
 
 def test_one_replicate_shares_its_draw_and_seeds_replicates_differ(small: Params) -> None:
     bm = small.benefit_map
-    draws = benefit.training_draws(small, "circles", 10)
+    draws = training_draws(small, "circles", 10)
     assert len(draws) == bm.replicates
     for a in range(len(draws)):
         for b in range(a + 1, len(draws)):
@@ -183,7 +184,7 @@ def test_unknown_map_dataset_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_noiseless_cell_is_first_and_every_placement_is_mapped(small: Params) -> None:
     configs = benefit.cells(small)
-    assert configs[0] == (benefit.NO_NOISE, 0.0, Net.of(small.benefit_map.hidden_units))
+    assert configs[0] == (NONE, 0.0, Net.of(small.benefit_map.hidden_units))
     assert {p for p, _, _ in configs[1:]} == set(small.benefit_map.placements)
 
 

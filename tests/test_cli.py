@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 PROBE = """
 import gc
 import stages
-import noisereg.study
+import noisereg.experiments.reference.run
 during_imports = gc.isenabled()
 from noisereg.cli import run_stage
 seen = []
@@ -38,7 +38,7 @@ import stages.sweep
 skipped = [name for name in ("keras", "sklearn", "tensorflow") if name not in sys.modules]
 import keras
 import tensorflow as tf
-from noisereg.data import make_split
+from noisereg.data.reference import make_split
 from noisereg.params import load_params
 make_split(load_params().data)
 loaded = (

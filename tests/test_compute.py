@@ -18,11 +18,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from noisereg import compute, engine
-from noisereg.data import Split
+from noisereg.data.reference import Split
+from noisereg.engine import backends as compute
+from noisereg.engine import trainer as engine
+from noisereg.experiments.reference.run import run_grid
 from noisereg.net import Net
 from noisereg.params import Params
-from noisereg.study import run_grid
 from tests.conftest import ROOT, assert_same_weights, one_error_line, run_stage_in
 
 distributed = pytest.importorskip("distributed")

@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import make_circles
 from sklearn.model_selection import train_test_split
 
-from noisereg.data import load_split, make_split, save_split
+from noisereg.data.reference import load_split, make_split, save_split
 from noisereg.io import InputError
 from noisereg.params import Params
 

@@ -11,20 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from noisereg.data import Split
+from noisereg.data.reference import Split
+from noisereg.engine.randomness import glorot_uniform_mlp
 from noisereg.io import atomic_dir, write_json, write_text
 from noisereg.net import exact_logits, predict_logits
-from noisereg.randomness import glorot_uniform_mlp
 
 # Trains nothing: scores fixed random weights of the reference and the deep net on the
 # reference split and prints the metrics JSON a stage would write.
 PROBE = """
 import json, sys
-from noisereg.data import dataset_dir, make_split, Split
+from noisereg.data.reference import dataset_dir, make_split, Split
 from noisereg.io import rounded
 from noisereg.params import load_params
-from noisereg.randomness import glorot_uniform_mlp
-from noisereg.study import score_seed
+from noisereg.engine.randomness import glorot_uniform_mlp
+from noisereg.experiments.reference.run import score_seed
 params = load_params()
 train, test = make_split(params.data)
 split = Split(train[["x1", "x2"]].to_numpy("float32"), train["label"].to_numpy("float32"),

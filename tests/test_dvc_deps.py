@@ -1,12 +1,11 @@
-"""dvc.yaml lists, for every stage, exactly the library modules its script imports.
+"""dvc.yaml lists, for every stage, exactly the library code its script imports.
 
-That list is what makes "editing a module reruns only the stages that import it" true; a
-missing entry would let a stage go stale, an extra one would rerun it for nothing.
+The lists are written by noisereg.dvc_deps (`make dvc-deps`); these tests fail when dvc.yaml
+differs from what it writes, and check the generator itself on a made-up package.
 """
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -14,64 +13,53 @@ from pathlib import Path
 import pytest
 import yaml
 
+from noisereg.dvc_deps import collapse, library_closure, rewrite, stage_deps
 from tests.conftest import ROOT
 
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Return the noisereg modules a file imports at run time, at any depth of the code.
+def test_dvc_yaml_lists_what_the_generator_writes() -> None:
+    text = (ROOT / "dvc.yaml").read_text()
+    assert text == rewrite(text, stage_deps(ROOT, STAGES)), "run `make dvc-deps`"
 
-    Imports under `if TYPE_CHECKING:` are for annotations only and never run.
-    """
-    tree = ast.parse(path.read_text())
-    type_only = {
-        id(inner)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
-        for statement in node.body
-        for inner in ast.walk(statement)
+
+def test_training_stages_do_not_depend_on_report_code() -> None:
+    deps = stage_deps(ROOT, STAGES)
+    for stage in ("train", "grid_search", "sweep", "benefit_map", "regularizers"):
+        assert not [d for d in deps[stage] if d.startswith(("noisereg/report", "stages/report"))]
+        # No study's training depends on another study's code.
+        own = {"train": "reference", "grid_search": "reference", "sweep": "reference"}
+        studies = {d.split("/")[2] for d in deps[stage] if d.startswith("noisereg/experiments/")}
+        assert studies <= {own.get(stage, stage), "__init__.py", "protocol.py"}, stage
+
+
+def test_closure_follows_lazy_imports_and_skips_type_only_ones(tmp_path: Path) -> None:
+    package = tmp_path / "noisereg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "a.py").write_text("def f():\n    from noisereg.sub import b\n")
+    (package / "sub" / "b.py").write_text("")
+    (package / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from noisereg import d\n"
+    )
+    (package / "d.py").write_text("")
+    script = tmp_path / "script.py"
+    script.write_text("from noisereg.sub.a import f\nfrom noisereg import c\n")
+    needed = library_closure(tmp_path, script)
+    assert needed == {
+        "noisereg/__init__.py",
+        "noisereg/c.py",
+        "noisereg/sub/__init__.py",
+        "noisereg/sub/a.py",
+        "noisereg/sub/b.py",
     }
-    found = set()
-    for node in ast.walk(tree):
-        if id(node) in type_only:
-            continue
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("noisereg"):
-            if node.module == "noisereg":
-                found.update(f"noisereg.{alias.name}" for alias in node.names)
-            else:
-                found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("noisereg"))
-    return found
-
-
-def library_closure(script: Path) -> set[str]:
-    """Return the repo paths of every noisereg module a script needs, transitively."""
-    pending, seen = imported_modules(script) | {"noisereg"}, set()
-    while pending:
-        module = pending.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        path = ROOT / (module.replace(".", "/") + ".py")
-        if not path.exists():
-            path = ROOT / module.replace(".", "/") / "__init__.py"
-        pending |= imported_modules(path)
-    return {
-        "noisereg/__init__.py" if m == "noisereg" else m.replace(".", "/") + ".py" for m in seen
-    }
-
-
-@pytest.mark.parametrize("stage", list(STAGES))
-def test_stage_deps_list_exactly_the_imported_modules(stage: str) -> None:
-    definition = STAGES[stage].get("do", STAGES[stage])
-    command = definition["cmd"].split()
-    assert command[:2] == ["python", "-m"], "stages run as modules of the tree they run in"
-    script = command[2].replace(".", "/") + ".py"
-    listed = {d for d in definition["deps"] if d.startswith("noisereg/") and d.endswith(".py")}
-    assert script in definition["deps"]
-    assert listed == library_closure(ROOT / script)
+    # A package needed whole is one directory; the top package never is.
+    assert collapse(tmp_path, needed) == ["noisereg/__init__.py", "noisereg/c.py", "noisereg/sub"]
+    # Part of a package stays a list of files.
+    (package / "sub" / "unused.py").write_text("")
+    assert "noisereg/sub/a.py" in collapse(tmp_path, needed)
 
 
 @pytest.mark.parametrize("script", ["stages/summarize.py", "stages/report.py"])

@@ -11,10 +11,11 @@ import threading
 import numpy as np
 import pytest
 
-from noisereg import batched, engine
-from noisereg.data import Split
+from noisereg.data.reference import Split
+from noisereg.engine import loop as batched
+from noisereg.engine import trainer as engine
+from noisereg.engine.randomness import PACKET
 from noisereg.net import Net
-from noisereg.randomness import PACKET
 from tests.conftest import assert_same_weights
 
 OPT = engine.Optimization.keras_adam(60, log_every=20)
@@ -126,7 +127,7 @@ _SIX_SHAPES = """
 import sys
 import numpy as np
 import tensorflow as tf
-from noisereg import engine
+from noisereg.engine import trainer as engine
 from noisereg.net import Net
 if sys.argv[1] == "without-filter":
     for log_filter in list(tf.get_logger().filters):

@@ -16,11 +16,12 @@ import tensorflow as tf
 from scipy import stats
 from sklearn.datasets import make_circles
 
-from noisereg import batched, engine
-from noisereg.data import Split
-from noisereg.models import build_model
+from noisereg.data.reference import Split
+from noisereg.engine import loop as batched
+from noisereg.engine import trainer as engine
+from noisereg.engine.keras_export import build_model
+from noisereg.engine.randomness import derive_seed, glorot_uniform_mlp, stateless_uniforms
 from noisereg.net import Net, predict_logits
-from noisereg.randomness import derive_seed, glorot_uniform_mlp, stateless_uniforms
 
 REFERENCE_NET = Net.of(400)
 DEEP_NET = Net.of((32, 16, 8))

@@ -10,12 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from noisereg import models, outputs
-from noisereg.data import Split
-from noisereg.io import InputError
+from noisereg.data.reference import Split
+from noisereg.engine import keras_export as models
+from noisereg.engine.randomness import glorot_uniform_mlp
+from noisereg.experiments.reference import outputs
+from noisereg.experiments.reference.run import ReplicateRun
+from noisereg.io import InputError, read_object
 from noisereg.params import Params
-from noisereg.randomness import glorot_uniform_mlp
-from noisereg.study import ReplicateRun
 from tests.conftest import ROOT, assert_same_weights, one_error_line, run_stage_in
 
 PER_SEED = pd.DataFrame(
@@ -53,9 +54,7 @@ def test_outputs_read_back_exactly(written: Path) -> None:
     expected = glorot_uniform_mlp(1, (100, 100, 100))
     assert_same_weights(weights[1:2], [expected])
     pd.testing.assert_frame_equal(outputs.read_replicates("deep_baseline"), PER_SEED)
-    metrics = outputs.read_object(
-        outputs.variant_metrics_path("deep_baseline"), "train@deep_baseline"
-    )
+    metrics = read_object(outputs.variant_metrics_path("deep_baseline"), "train@deep_baseline")
     assert metrics["replicates"] == 3 and metrics["test_acc"] == 126 / 210
 
 
@@ -76,7 +75,7 @@ def corrupt(path: Path, how: str) -> None:
         ("models/deep_baseline/weights.npz", lambda: outputs.read_weights("deep_baseline")),
         (
             "metrics/deep_baseline.json",
-            lambda: outputs.read_object(
+            lambda: read_object(
                 outputs.variant_metrics_path("deep_baseline"), "train@deep_baseline"
             ),
         ),

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from noisereg.models import build_model, save_keras, to_keras, weights_of
+from noisereg.engine.keras_export import build_model, save_keras, to_keras, weights_of
+from noisereg.engine.randomness import glorot_uniform_mlp
 from noisereg.net import Net, predict_logits
-from noisereg.randomness import glorot_uniform_mlp
 from tests.conftest import assert_same_weights
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from noisereg.params import REPORT_SECTIONS, read_raw_params
-from noisereg.provenance import collect, data_hashes, params_text
+from noisereg.report.provenance import collect, data_hashes, params_text
 from tests.conftest import ROOT
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 
-from noisereg.randomness import glorot_uniform_mlp, standard_normal
+from noisereg.engine.randomness import glorot_uniform_mlp, standard_normal
 
 
 def test_glorot_kernels_follow_keras_glorot_uniform() -> None:

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from noisereg import regularizers
-from noisereg.data import Split
+from noisereg.data.reference import Split
+from noisereg.experiments.regularizers import run as regularizers
+from noisereg.experiments.regularizers.section import context, dataset_verdict
+from noisereg.experiments.regularizers.summary import friedman, table
 from noisereg.net import Net
 from noisereg.params import COMBINED, EARLY_STOPPING, NONE, Params, parse_params
-from noisereg.regularizer_report import dataset_verdict, section
-from noisereg.regularizer_summary import friedman, table
 from tests.conftest import tiny_raw
 
 
@@ -149,7 +149,7 @@ def test_verdict_and_ranks_come_from_the_numbers(small: Params) -> None:
     assert "noise beats it: +0.050 [+0.050, +0.050]" in text
     assert "(hidden_stddev 0.1 + l2) adds nothing practical to it" in text
     ranking = friedman(rows, confidence=0.95)
-    overview = section(rows, ranking, margin=0.01)["overview"]
+    overview = context(rows, ranking, margin=0.01)["overview"]
     assert (
         "the best noise method won on 3, tied on 0, lost on 0, could not be told apart on 0 "
         in (overview[0])
@@ -158,7 +158,7 @@ def test_verdict_and_ranks_come_from_the_numbers(small: Params) -> None:
     assert "best mean rank: hidden_stddev (1.00)" in overview[1]
     # metrics/regularizers.json is written with sorted keys: the leader must not depend on order
     shuffled = {**ranking, "mean_ranks": dict(sorted(ranking["mean_ranks"].items()))}
-    assert section(rows, shuffled, margin=0.01)["overview"][1] == overview[1]
+    assert context(rows, shuffled, margin=0.01)["overview"][1] == overview[1]
     assert next(iter(ranking["mean_ranks"])) == "hidden_stddev"  # sorted best first
     assert ranking["mean_ranks"]["hidden_stddev"] == 1.0 and ranking["mean_ranks"][NONE] == 4.0
     accuracy = rows.pivot_table(index="dataset", columns="method", values="test_acc")

@@ -11,14 +11,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from noisereg import plots, report
-from noisereg.data import Split
+from noisereg.data.reference import Split
+from noisereg.engine.randomness import glorot_uniform_mlp
+from noisereg.experiments.reference import figures as plots
+from noisereg.experiments.reference import section as reference
+from noisereg.experiments.reference.section import ReferenceResults
+from noisereg.experiments.reference.summary import build, findings
+from noisereg.experiments.reference.surface import decision_surface
 from noisereg.net import MLPWeights, Net
 from noisereg.params import Params, SweepParams, VariantParams
-from noisereg.randomness import glorot_uniform_mlp
-from noisereg.report import StudyResults, write_report
-from noisereg.summary import build, findings
-from noisereg.surface import decision_surface
+from noisereg.report.document import write_report
+from noisereg.report.text import signed_interval
 
 EVIL = "<script>alert(1)</script>"
 
@@ -39,7 +42,7 @@ def per_seed_counts(rng: np.random.Generator, test_mean: float) -> pd.DataFrame:
     )
 
 
-def fixture_results(split: Split, default_params: Params) -> StudyResults:
+def fixture_results(split: Split, default_params: Params) -> ReferenceResults:
     rng = np.random.default_rng(0)
     # name -> (net, compared with)
     setup = {
@@ -102,8 +105,7 @@ def fixture_results(split: Split, default_params: Params) -> StudyResults:
         "one_se": {**chosen, "hidden_units": 8, "noise": 0.5},
         "cv_scores_per_cell": 5,
     }
-    return StudyResults(
-        title=f"Fixture report {EVIL}",
+    return ReferenceResults(
         splits={"reference": split},
         summary=summary,
         histories=histories,
@@ -111,8 +113,6 @@ def fixture_results(split: Split, default_params: Params) -> StudyResults:
         grid=grid,
         grid_cells=cells,
         sweep=sweep,
-        params_yaml=f"title: {EVIL}\n",
-        provenance={"code": "abc123", "note": EVIL},
         heatmap_resolution=25,
     )
 
@@ -122,7 +122,13 @@ def report_dir(
     tmp_path_factory: pytest.TempPathFactory, split: Split, default_params: Params
 ) -> Path:
     directory = tmp_path_factory.mktemp("report")
-    write_report(fixture_results(split, default_params), directory)
+    write_report(
+        f"Fixture report {EVIL}",
+        [reference.section(fixture_results(split, default_params))],
+        params_yaml=f"title: {EVIL}\n",
+        provenance={"code": "abc123", "note": EVIL},
+        directory=directory,
+    )
     return directory
 
 
@@ -163,10 +169,10 @@ def test_summary_answers_from_the_numbers(
     # The best setting is the one with the highest mean test accuracy among all candidates.
     best = found["best"]
     assert f"{found['best_test_acc']['mean']:.3f}" in summary
-    assert report._setting(results, best).replace("<", "&lt;").replace(">", "&gt;") in summary
+    assert reference._setting(results, best).replace("<", "&lt;").replace(">", "&gt;") in summary
     # Its ranking against the runner-up is stated with their own paired difference.
-    lead = report.signed_interval(found["best_vs_runner_up"])
-    assert f"runner-up, {report._setting(results, found['runner_up'])}" in summary
+    lead = signed_interval(found["best_vs_runner_up"])
+    assert f"runner-up, {reference._setting(results, found['runner_up'])}" in summary
     assert lead in summary
     # The comparison against a reference other than baseline is where noise stops helping.
     assert "Where noise did not help: against deep_baseline (hidden layers 4 x 4)" in summary

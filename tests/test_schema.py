@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from noisereg.params import Params, ParamsError, VariantParams, parse_params
-from noisereg.schema import schema_text
+from noisereg.params.schema import schema_text
 from tests.conftest import ROOT
 
 COMMITTED = ROOT / "params.schema.json"

@@ -6,11 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from noisereg.data import Split
+from noisereg.data.reference import Split
+from noisereg.experiments.protocol import repeated_stratified_folds
+from noisereg.experiments.reference.run import (
+    cell_table,
+    choose_cells,
+    grid_members,
+    train_replicates,
+)
+from noisereg.experiments.reference.summary import comparisons, sweep_points, sweep_summary
 from noisereg.net import Net, placement_net
 from noisereg.params import GridParams, Params
-from noisereg.study import cell_table, choose_cells, cv_splits, grid_members, train_replicates
-from noisereg.summary import comparisons, sweep_points, sweep_summary
 
 
 def test_noise_zero_variant_pairs_exactly_with_baseline(tiny_params: Params, split: Split) -> None:
@@ -72,7 +78,7 @@ def test_grid_members_train_on_the_fold_and_score_on_the_rest(split: Split) -> N
 
 def test_cv_splits_are_stratified_and_reshuffled(split: Split) -> None:
     grid = GridParams(hidden_units=(8,), stddevs=(0.1,), cv_folds=5, cv_repeats=3, seed=7)
-    folds = cv_splits(split.y_train, grid)
+    folds = repeated_stratified_folds(split.y_train, grid.cv_folds, grid.cv_repeats, grid.seed)
     assert len(folds) == 15
     for repeat in range(3):
         val = np.concatenate([f[3] for f in folds if f[0] == repeat])

@@ -1,0 +1,431 @@
+"""Batched trainer: many independent noisy ReLU MLPs (see `noisereg.net`) in few graphs.
+
+`model.fit` spends ~43 ms per epoch on Python and dispatch overhead for a 400-unit net on 30
+points; the arithmetic is microseconds. The engine groups the members by architecture and
+noise placements, cuts each group into chunks, and trains each chunk's K models together in
+one compiled loop (`noisereg.engine.loop`; chunks that draw the same noise share a loop), with
+glorot-uniform kernels and zero biases as Keras draws them (`randomness.glorot_uniform_mlp`)
+and a noise stream per model and placement.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from noisereg.engine import loop as batched
+from noisereg.engine.randomness import derive_seed, glorot_uniform_mlp
+from noisereg.net import MLPWeights, Net
+from noisereg.params import Optimization
+
+HISTORY_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model to train: its net, seeds, and which pool rows it trains and validates on."""
+
+    net: Net
+    init_seed: int
+    noise_seed: int
+    train_rows: tuple[int, ...]
+    val_rows: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Trained weights per member and the logged history, both in the members' order."""
+
+    weights: list[MLPWeights]
+    logged_epochs: np.ndarray  # [n_logs], 1-based epoch numbers
+    history: dict[str, np.ndarray]  # column -> [K, n_logs]
+
+
+def train(
+    members: Sequence[Member],
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    opt: Optimization,
+    max_models_per_graph: int = 256,
+    label: str = "train",
+    share_draws: bool = True,
+) -> TrainResult:
+    """Return every member's trained weights and history, in the members' order.
+
+    Members are grouped by architecture and noise placements (`plan_chunks`; one graph per
+    width measured faster than padding narrow nets to the widest, see
+    benchmarks/bench_engine.py) and chunked so one graph never holds more than
+    `max_models_per_graph` models; chunks that draw the same noise train side by side
+    (`plan_bundles`). A model's seeds, data and noise do not depend on its batch-mates; its
+    floats may differ in the last bits (batched kernels block differently), so the plan is
+    fixed by the members and N alone. `share_draws=False` draws every member's noise
+    separately, bundling nothing (same values, slower; for benchmarks/bench_engine.py).
+    """
+    if not members:
+        raise ValueError("train() needs at least one member")
+    use_one_thread_per_op()
+    chunks = plan_chunks(members, max_models_per_graph)
+    bundles = (
+        plan_bundles(members, chunks, opt.batch_size, max_models_per_graph)
+        if share_draws
+        else [[index] for index in range(len(chunks))]
+    )
+
+    def prepare(bundle: list[int]) -> _Bundle:
+        trainer = _Bundle(
+            [
+                _Chunk(
+                    [members[i] for i in chunks[c]],
+                    train_x,
+                    train_y,
+                    val_x,
+                    val_y,
+                    opt,
+                    share_draws,
+                )
+                for c in bundle
+            ]
+        )
+        trainer.compile()
+        return trainer
+
+    started = time.perf_counter()
+    results = []
+    # While a bundle trains (in TensorFlow's threads, without the GIL), a background thread
+    # builds the next one and traces and optimizes its graph: ~0.5-0.9 s of Python and
+    # Grappler per new shape that would otherwise sit between two bundles.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-chunk") as background:
+        upcoming = background.submit(prepare, bundles[0])
+        for number, bundle in enumerate(bundles, start=1):
+            trainer = upcoming.result()
+            if number < len(bundles):
+                upcoming = background.submit(prepare, bundles[number])
+            n_models = sum(len(chunks[c]) for c in bundle)
+            what = f"{n_models} models" + (f" in {len(bundle)} chunks" if len(bundle) > 1 else "")
+            units = "x".join(map(str, members[chunks[bundle[0]][0]].net.hidden_units))
+            tag = f"{label} [{number}/{len(bundles)}: {what}, width {units}]"
+            results += trainer.run(tag, started)
+    order = [chunks[c] for bundle in bundles for c in bundle]
+    return merge_chunks(order, results, len(members))
+
+
+def progress_only(opt: Optimization, lines: int = 10) -> Optimization:
+    """Return `opt` logging about `lines` times: for runs whose curves nobody reads.
+
+    Every logged epoch adds a validation pass and the loss and accuracy ops (the sweep's
+    70 validation points cost more than its 30 training points), while the weights do not
+    depend on logging; the engine still prints a progress line per logged block.
+    """
+    return opt.model_copy(update={"log_every": max(1, opt.epochs // lines)})
+
+
+def use_one_thread_per_op() -> None:
+    """Run each TensorFlow op on one thread; independent ops still run side by side.
+
+    The engine's ops are small (thousands of floats per model), and splitting each one over
+    the intra-op pool costs more than it saves: at K=20 a step took ~1.6x as long with
+    TensorFlow's default (benchmarks/bench_engine.py prints both). Results are bit-identical
+    either way. TensorFlow fixes the setting when it runs its first op, so this is a no-op
+    in a process that has already run TensorFlow (a test session, a notebook).
+    """
+    if tf.config.threading.get_intra_op_parallelism_threads() == 1:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    except RuntimeError:
+        return  # TensorFlow is already running; keep its setting (same results, slower)
+
+
+def merge_chunks(
+    plan: list[list[int]], results: Sequence[TrainResult], n_members: int
+) -> TrainResult:
+    """Return one TrainResult in member order from the per-chunk results of `plan`."""
+    weights: list[MLPWeights | None] = [None] * n_members
+    history: dict[str, np.ndarray] = {}
+    for indices, result in zip(plan, results, strict=True):
+        for position, member_index in enumerate(indices):
+            weights[member_index] = result.weights[position]
+        for column, values in result.history.items():
+            history.setdefault(column, np.zeros((n_members, values.shape[1]), np.float32))
+            history[column][indices] = values
+    return TrainResult([w for w in weights if w is not None], results[0].logged_epochs, history)
+
+
+def plan_chunks(members: Sequence[Member], max_models_per_graph: int) -> list[list[int]]:
+    """Return member indices per graph: one architecture and noise-placement set, <= N models.
+
+    Grouping by placements means no model pays for draws it would multiply by zero (the
+    sweep's input-noise models would otherwise draw hidden noise for their hidden-noise
+    batch-mates). A group larger than N is ordered by noise stream before it is cut, so
+    models that share draws (`batched.NoiseStreams`) share a chunk where N allows. The plan
+    depends only on the members' order and N, never on where the chunks run, so every
+    backend trains the same models together and gets the same floats.
+    """
+    order: dict[tuple[tuple[int, ...], frozenset[str]], list[int]] = {}
+    for index, member in enumerate(members):
+        key = (member.net.hidden_units, batched.noisy_placements(member.net))
+        order.setdefault(key, []).append(index)
+    chunks = []
+    for indices in order.values():
+        if len(indices) > max_models_per_graph:
+            by_stream: dict[tuple[int, int], list[int]] = {}
+            for index in indices:
+                by_stream.setdefault(_stream_key(members[index]), []).append(index)
+            indices = [index for sharers in by_stream.values() for index in sharers]
+        chunks += [
+            indices[start : start + max_models_per_graph]
+            for start in range(0, len(indices), max_models_per_graph)
+        ]
+    return chunks
+
+
+def _stream_key(member: Member) -> tuple[int, int]:
+    """Return what makes two members' noise draws identical: noise seed and steps taken.
+
+    Members with the same training-row count take the same updates, so with the same noise
+    seed every placement of theirs draws the same normals at every step.
+    """
+    return member.noise_seed, len(member.train_rows)
+
+
+def plan_bundles(
+    members: Sequence[Member],
+    chunks: Sequence[Sequence[int]],
+    batch_size: int,
+    max_models_per_graph: int,
+) -> list[list[int]]:
+    """Return chunk indices per compiled loop: chunks that draw the same noise, together.
+
+    Two chunks of one architecture whose members have the same distinct streams
+    (`_stream_key`, in the same order) draw the same tensors at every step in each placement
+    they both have; trained side by side (`batched.LockstepLoop`), each is drawn once. The
+    sweep's input-, hidden- and both-noise chunks: 5.6-5.8 -> 4.7-5.0 ms per epoch, bit-
+    identical (measured; without a common placement, lockstep measured 0-8% either way, so
+    only chunks that share draws are bundled). A bundle is a connected set of such chunks,
+    cut to at most N models, in plan order. Only full-batch chunks: an epoch of minibatches
+    sums its losses in an AddN that Grappler orders by op name, and a bundle renames ops,
+    so the logged training loss could move in the last bit.
+    """
+    signatures = []
+    for indices in chunks:
+        first = members[indices[0]]
+        streams = dict.fromkeys(_stream_key(members[i]) for i in indices)
+        full_batch = max(len(members[i].train_rows) for i in indices) <= batch_size
+        signatures.append((first.net.hidden_units, tuple(streams)) if full_batch else None)
+    placements = [batched.noisy_placements(members[indices[0]].net) for indices in chunks]
+
+    def shares_draws(a: int, b: int) -> bool:
+        same = signatures[a] is not None and signatures[a] == signatures[b]
+        return same and bool(placements[a] & placements[b])
+
+    def size(bundle: list[int]) -> int:
+        return sum(len(chunks[c]) for c in bundle)
+
+    # Connected sets first: a chunk may share with the set only through a later chunk (the
+    # sweep's input- and hidden-noise chunks each share with the both-noise one).
+    connected: list[list[int]] = []
+    for index in range(len(chunks)):
+        linked = [group for group in connected if any(shares_draws(c, index) for c in group)]
+        merged = sorted([index, *itertools.chain.from_iterable(linked)])
+        connected = [group for group in connected if group not in linked] + [merged]
+    bundles = []
+    for group in connected:
+        if size(group) <= max_models_per_graph:
+            bundles.append(group)
+            continue
+        cut: list[list[int]] = []  # too many models: each chunk joins a bundle it shares with
+        for index in group:
+            fits = [
+                bundle
+                for bundle in cut
+                if any(shares_draws(c, index) for c in bundle)
+                and size(bundle) + len(chunks[index]) <= max_models_per_graph
+            ]
+            if fits:
+                fits[0].append(index)
+            else:
+                cut.append([index])
+        bundles += cut
+    return sorted(bundles)
+
+
+def noise_streams(
+    members: Sequence[Member], share_draws: bool = True
+) -> dict[str, batched.NoiseStreams]:
+    """Return each noisy placement's distinct streams and which member draws from which.
+
+    Without `share_draws` every member gets a stream of its own (the same values, drawn once
+    per member; benchmarks/bench_engine.py times both).
+    """
+    # Which stream each member draws from is the same for every placement: computed once.
+    keys = [_stream_key(m) if share_draws else (m.noise_seed, i) for i, m in enumerate(members)]
+    distinct: dict[tuple[int, int], int] = {}
+    owner = [distinct.setdefault(key, len(distinct)) for key in keys]
+    first = [keys.index(key) for key in distinct]
+    streams = {}
+    for placement, (stream, stddevs) in batched.noise_placements([m.net for m in members]).items():
+        if any(s > 0 for s in stddevs):
+            streams[placement] = batched.NoiseStreams(
+                seeds=tf.constant([derive_seed(seed, stream) for seed, _ in distinct], tf.int32),
+                first=tf.constant(first, tf.int32),
+                owner=tf.constant(owner, tf.int32),
+                stddevs=tf.constant(stddevs, tf.float32),
+            )
+    return streams
+
+
+def stream_cycle(noise: dict[str, batched.NoiseStreams]) -> int:
+    """Return U when K models share U < K streams and model k draws stream k % U, else 0."""
+    if not noise:
+        return 0
+    owner = next(iter(noise.values())).owner.numpy()  # the same for every placement
+    k, cycle = len(owner), int(owner.max()) + 1
+    cyclic = cycle < k and k % cycle == 0 and np.array_equal(owner, np.arange(k) % cycle)
+    return cycle if cyclic else 0
+
+
+def _pack_rows(
+    rows_per_member: list[tuple[int, ...]], x: np.ndarray, y: np.ndarray, padded: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gather each member's rows to the front of a [K, padded] layout; return x, y, mask."""
+    k = len(rows_per_member)
+    xs = np.zeros((k, padded, x.shape[1]), np.float32)
+    ys = np.zeros((k, padded), np.float32)
+    mask = np.zeros((k, padded), np.float32)
+    for i, rows in enumerate(rows_per_member):
+        idx = np.asarray(rows, np.int64)
+        xs[i, : len(idx)] = x[idx]
+        ys[i, : len(idx)] = y[idx]
+        mask[i, : len(idx)] = 1.0
+    return xs, ys, mask
+
+
+class _Chunk:
+    """One chunk's packed data and initial state, trained by the loop for its shape."""
+
+    def __init__(
+        self,
+        members: list[Member],
+        train_x: np.ndarray,
+        train_y: np.ndarray,
+        val_x: np.ndarray,
+        val_y: np.ndarray,
+        opt: Optimization,
+        share_draws: bool = True,
+    ) -> None:
+        self.opt = opt
+        n_train = max(len(m.train_rows) for m in members)
+        if n_train == 0:
+            raise ValueError("every member needs at least one training row")
+        batch = min(opt.batch_size, n_train)
+        steps = math.ceil(n_train / batch)
+        xt, yt, mt = _pack_rows([m.train_rows for m in members], train_x, train_y, steps * batch)
+        n_val = max(1, max(len(m.val_rows) for m in members))
+        xv, yv, mv = _pack_rows([m.val_rows for m in members], val_x, val_y, n_val)
+        noise = noise_streams(members, share_draws)
+        self.data = batched.ChunkData(
+            train_x=tf.constant(xt),
+            train_y=tf.constant(yt),
+            train_mask=tf.constant(mt),
+            train_counts=tf.constant(mt.sum(axis=1)),
+            val_x=tf.constant(xv),
+            val_y=tf.constant(yv),
+            val_mask=tf.constant(mv),
+            shuffle_seeds=tf.constant(
+                [derive_seed(m.noise_seed, batched.SHUFFLE_STREAM) for m in members], tf.int32
+            ),
+            noise=noise,
+            l2=tf.constant([m.net.l2 for m in members], tf.float32),
+        )
+        units = members[0].net.hidden_units
+        self.shape = batched.LoopShape(
+            k=len(members),
+            hidden_units=units,
+            batch=batch,
+            steps=steps,
+            learning_rate=opt.learning_rate,
+            beta_1=opt.beta_1,
+            beta_2=opt.beta_2,
+            epsilon=opt.epsilon,
+            shuffle=opt.shuffle,
+            noisy=frozenset(noise),
+            shared=frozenset(p for p, s in noise.items() if s.seeds.shape[0] < len(members)),
+            regularized=any(m.net.l2 > 0 for m in members),
+            cycle=stream_cycle(noise),
+            blocks=batched.model_blocks(len(members), batch, units),
+        )
+        self.state = batched.initial_state(
+            [glorot_uniform_mlp(m.init_seed, units, train_x.shape[1]) for m in members]
+        )
+
+
+class _Bundle:
+    """Chunks trained side by side in one compiled loop (`batched.LockstepLoop`)."""
+
+    def __init__(self, chunks: list[_Chunk]) -> None:
+        self.chunks = chunks
+        self.shapes = tuple(chunk.shape for chunk in chunks)
+        self.opt = chunks[0].opt
+
+    def _call(self, start: int, n_intervals: int, interval: int) -> tuple[np.ndarray, ...]:
+        """Train the chunks for n_intervals x interval epochs; return each chunk's logs."""
+        states, logs = batched.compiled_loop(self.shapes).run_intervals(
+            tuple(chunk.state for chunk in self.chunks),
+            tuple(chunk.data for chunk in self.chunks),
+            tf.constant(start, tf.int32),
+            tf.constant(n_intervals, tf.int32),
+            tf.constant(interval, tf.int32),
+        )
+        for chunk, state in zip(self.chunks, states, strict=True):
+            chunk.state = state
+        return tuple(chunk_logs.numpy() for chunk_logs in logs)
+
+    def compile(self) -> None:
+        """Trace and optimize the loop for these shapes now (a call of zero epochs).
+
+        Bundles of shapes already compiled reuse their graph: then this is one more call
+        (a one-epoch call of a compiled 60-model sweep chunk took 5-13 ms, measured).
+        """
+        self._call(0, 0, 1)
+
+    def run(self, tag: str, started: float) -> list[TrainResult]:
+        """Return each chunk's result after training every epoch (with progress lines)."""
+        every = self.opt.log_every
+        full, remainder = divmod(self.opt.epochs, every)
+        plan = [(every, full)] if full else []
+        if remainder:
+            plan.append((remainder, 1))
+        # ~10 progress lines per run; each call runs many epochs inside the graph.
+        per_call = max(1, full // 10)
+        logs: list[tuple[np.ndarray, ...]] = []
+        epoch = 0
+        for interval, count in plan:
+            done = 0
+            while done < count:
+                n = min(per_call, count - done)
+                logs.append(self._call(epoch, n, interval))
+                epoch += n * interval
+                done += n
+                print(
+                    f"{tag}: epoch {epoch}/{self.opt.epochs} "
+                    f"({time.perf_counter() - started:.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        logged = np.cumsum([i for i, c in plan for _ in range(c)])
+        results = []
+        for position, chunk in enumerate(self.chunks):
+            stacked = np.concatenate([call[position] for call in logs], axis=0)  # [n_logs, 4, K]
+            history = {col: stacked[:, j, :].T.copy() for j, col in enumerate(HISTORY_COLUMNS)}
+            results.append(TrainResult(batched.weights_of(chunk.state), logged, history))
+        return results

@@ -1,0 +1,180 @@
+"""The report's "When does noise help?" section: sentences and rows from the map's numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from noisereg.experiments.benefit_map import figures as benefit_plots
+from noisereg.experiments.benefit_map.summary import n_star
+from noisereg.report.document import FigureSpec, Section
+from noisereg.stats import column_interval
+
+
+@dataclass(frozen=True)
+class BenefitMap:
+    """The benefit map's tables (plots/benefit_map.csv, plots/benefit_curves.csv), samples."""
+
+    cells: pd.DataFrame
+    curves: pd.DataFrame
+    samples: dict[str, pd.DataFrame]  # dataset -> sample of its test points
+    cv_placement: str
+    protocol: str  # how the map's nets train, in words
+
+
+MODE = (
+    "resampled mode: every replicate draws its own training set from the generator and every "
+    "model is scored on one large test set per dataset, so the intervals cover the draw of "
+    "the data as well as initial weights and noise"
+)
+
+
+def _sizes(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
+    """Return where one placement helped, where it stopped and where it hurt on one dataset."""
+    helped = cells[cells["acc_diff_low"] > 0]
+    hurt = cells[cells["acc_diff_high"] < 0]
+    lead = f"{name}, {placement} noise: "
+    if helped.empty:
+        text = lead + "no stddev raised test accuracy at any size (no interval above 0)"
+    else:
+        best: Any = helped.sort_values(["acc_diff", "stddev"], ascending=[False, True]).iloc[0]
+        sizes = sorted(int(n) for n in helped["n_train"].unique())
+        stop = n_star(cells)
+        text = (
+            lead + f"helped at n = {_sizes(sizes)}, most at n = {int(best.n_train)} with stddev "
+            f"{best.stddev:g} ({column_interval(best, 'acc_diff')})"
+            + (
+                "; it still helps at the largest size"
+                if stop is None
+                else f"; from n = {stop} on no stddev helped (n* = {stop})"
+            )
+        )
+    if not hurt.empty:
+        worst: Any = hurt.sort_values("acc_diff").iloc[0]
+        text += (
+            f". It hurt in {len(hurt)} of {len(cells)} cells, most at n = {int(worst.n_train)} "
+            f"with stddev {worst.stddev:g} "
+            f"({column_interval(worst, 'acc_diff')})"
+        )
+    return text + "."
+
+
+def cv_sentence(name: str, placement: str, curves: pd.DataFrame) -> str:
+    """Return what the CV-chosen noise level did to test accuracy on one dataset, per size."""
+    parts = [
+        f"n = {int(r['n_train'])}: {column_interval(r, 'gain_acc')} "
+        f"(noise chosen for {r['cv_noisy_share']:.0%} of draws)"
+        for r in curves.sort_values("n_train").to_dict("records")
+    ]
+    return (
+        f"{name}, {placement} noise at the stddev CV chose on each training draw, against no "
+        f"noise: {'; '.join(parts)}."
+    )
+
+
+def overview(cells: pd.DataFrame) -> list[str]:
+    """Return the section's opening sentences: on how many datasets each placement helped."""
+    sentences = []
+    smallest, largest = int(cells["n_train"].min()), int(cells["n_train"].max())
+    names = list(dict.fromkeys(cells["dataset"]))
+    for placement, frame in cells.groupby("placement", sort=True):
+        at = {
+            size: sorted(
+                str(d)
+                for d in frame[(frame["n_train"] == size) & (frame["acc_diff_low"] > 0)][
+                    "dataset"
+                ].unique()
+            )
+            for size in (smallest, largest)
+        }
+        sentences.append(
+            f"{str(placement).capitalize()} noise helped at some stddev on {len(at[smallest])} of "
+            f"{len(names)} datasets at n = {smallest} ({', '.join(at[smallest]) or 'none'}) and "
+            f"on {len(at[largest])} of {len(names)} at n = {largest} "
+            f"({', '.join(at[largest]) or 'none'})."
+        )
+    return sentences
+
+
+def context(cells: pd.DataFrame, curves: pd.DataFrame, placement: str) -> dict[str, Any]:
+    """Return the section's context: overview, one sentence per dataset and placement, rows."""
+    datasets: list[dict[str, Any]] = []
+    for name in dict.fromkeys(cells["dataset"]):
+        frame = cells[cells["dataset"] == name]
+        sentences = [
+            placement_sentence(name, p, frame[frame["placement"] == p])
+            for p in dict.fromkeys(frame["placement"])
+        ]
+        sentences.append(cv_sentence(name, placement, curves[curves["dataset"] == name]))
+        datasets.append({"name": name, "sentences": sentences})
+    rows = []
+    for (name, p), frame in cells.groupby(["dataset", "placement"], sort=False):
+        stop = n_star(frame)
+        for _, size in frame.groupby("n_train", sort=True):
+            best: Any = size.sort_values(["acc_diff", "stddev"], ascending=[False, True]).iloc[0]
+            rows.append(
+                {
+                    "dataset": name,
+                    "placement": p,
+                    "n_train": int(best.n_train),
+                    "stddev": f"{best.stddev:g}",
+                    "acc": column_interval(best, "acc_diff"),
+                    "loss": column_interval(best, "loss_diff"),
+                    "ece": column_interval(best, "ece_diff"),
+                    "n_star": "-" if stop is None else str(stop),
+                }
+            )
+    return {"mode": MODE, "overview": overview(cells), "datasets": datasets, "rows": rows}
+
+
+def _figures(benefit: BenefitMap, confidence: float) -> list[FigureSpec]:
+    return [
+        FigureSpec(
+            "benefit_datasets.png",
+            benefit_plots.dataset_scatters(benefit.samples),
+            "A sample of each benefit-map dataset, coloured by class",
+            "The benefit map's datasets: 300 points of each test draw, coloured by class.",
+        ),
+        FigureSpec(
+            "benefit_map.png",
+            benefit_plots.benefit_heatmaps(benefit.cells),
+            "Heat-maps of the test-accuracy gain from noise by training size and stddev",
+            "Mean paired test-accuracy gain of each noise level over the same seeds without "
+            "noise, per dataset (rows) and placement (columns); blue: noise helped, red: it "
+            f"hurt. Outlined: the cell's {confidence:.0%} interval excludes 0 (per cell, not "
+            "adjusted across cells).",
+        ),
+        FigureSpec(
+            "benefit_curves.png",
+            benefit_plots.learning_curves(benefit.curves),
+            "Learning curves with and without the CV-chosen noise level",
+            f"Test accuracy versus training size (log scale): no noise, and "
+            f"{benefit.cv_placement} noise at the stddev chosen by CV on each training draw; "
+            f"bands: {confidence:.0%} intervals over draws.",
+        ),
+    ]
+
+
+def section(benefit: BenefitMap, confidence: float) -> Section:
+    """Return the map's section: its partials' context, figures and summary sentences."""
+    return Section(
+        name="benefit_map",
+        context={
+            "benefit": {
+                **context(benefit.cells, benefit.curves, benefit.cv_placement),
+                "protocol": benefit.protocol,
+                "confidence": f"{confidence:.0%}",
+            }
+        },
+        figures=_figures(benefit, confidence),
+        summary=[
+            f"Beyond the fixed draw (benefit map, fresh data per seed): {sentence}"
+            for sentence in overview(benefit.cells)
+        ],
+    )

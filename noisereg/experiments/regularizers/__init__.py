@@ -1,0 +1,1 @@
+"""Noise against the alternatives: every regularizer tuned by the same CV, compared paired."""

@@ -1,0 +1,68 @@
+"""The regularizer comparison's output contract: where its stage writes what; how to read it.
+
+Imports no TensorFlow, so the stages that only read results start quickly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from noisereg.io import atomic_dir, read_csv, write_csv
+
+if TYPE_CHECKING:  # the result type only; importing run would load TensorFlow
+    from noisereg.experiments.regularizers.run import Comparison
+
+REGULARIZERS_DIR = Path("plots") / "regularizers"
+REGULARIZERS_PLOT_PATH = Path("plots") / "regularizers.csv"
+REGULARIZERS_METRICS_PATH = Path("metrics") / "regularizers.json"
+REGULARIZER_COLUMNS = {
+    "cv": ["method", "value", "cv_correct", "cv_loss", "dataset"],
+    "chosen": [
+        "method",
+        "value",
+        "epochs",
+        "best_non_noise",
+        "cv_correct",
+        "cv_loss",
+        "dataset",
+    ],
+    "per_seed": [
+        "method",
+        "replicate",
+        "test_correct",
+        "n_test",
+        "test_loss",
+        "test_ece",
+        "dataset",
+    ],
+}
+REGULARIZER_TABLE_COLUMNS = [
+    "dataset",
+    "method",
+    "value",
+    "best_non_noise",
+    "noise",
+    "cv_correct",
+    "cv_loss",
+    "test_acc",
+    *(f"diff_{k}{end}" for k in ("vs_none", "vs_best") for end in ("", "_low", "_high")),
+    "rank",  # and p_holm_vs_best, empty for the best non-noise method itself
+]
+
+
+def write_comparison(result: Comparison) -> None:
+    """Write the comparison's CV scores, chosen settings and per-seed test scores."""
+    with atomic_dir(REGULARIZERS_DIR) as directory:
+        for name in REGULARIZER_COLUMNS:
+            write_csv(directory / f"{name}.csv", getattr(result, name))
+
+
+def read_comparison() -> dict[str, pd.DataFrame]:
+    """Return the regularizers stage's frames by name (cv, chosen, per_seed)."""
+    return {
+        name: read_csv(REGULARIZERS_DIR / f"{name}.csv", "regularizers", columns)
+        for name, columns in REGULARIZER_COLUMNS.items()
+    }

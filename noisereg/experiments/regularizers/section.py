@@ -1,0 +1,178 @@
+"""The report's "Noise against the alternatives" section: verdicts generated from the numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pandas as pd
+
+from noisereg.experiments.regularizers import figures as regularizer_plots
+from noisereg.params import COMBINED, EARLY_STOPPING, NONE
+from noisereg.report.document import FigureSpec, Section
+from noisereg.stats import column_interval, verdict
+
+
+@dataclass(frozen=True)
+class RegularizerResults:
+    """plots/regularizers.csv and the ranks across datasets (metrics/regularizers.json)."""
+
+    table: pd.DataFrame
+    ranking: dict[str, Any]
+
+
+# stats.verdict of (noise - best non-noise) -> how the sentence says it.
+AGAINST = {
+    "helped": "beats",
+    "hurt": "loses to",
+    "no practical difference": "ties with",
+    "inconclusive": "cannot be told apart from",
+}
+ADDS = {
+    "helped": "adds to it",
+    "hurt": "hurts it",
+    "no practical difference": "adds nothing practical to it",
+    "inconclusive": "cannot be told to add to it or not",
+}
+
+
+def setting(row: Any, best: str) -> str:
+    """Return a method with its chosen strength, e.g. 'l2 0.001' or 'early_stopping (1250 epochs)'.
+
+    `best` is the dataset's best non-noise method, the one the combination builds on.
+    """
+    if row.method == NONE:
+        return "no regularization"
+    if row.method == EARLY_STOPPING:
+        return f"early_stopping ({int(row.epochs)} epochs)"
+    if row.method == COMBINED:
+        return f"hidden_stddev {row.value:g} + {best}"
+    return f"{row.method} {row.value:g}"
+
+
+def dataset_verdict(rows: pd.DataFrame, margin: float) -> tuple[str, str, str]:
+    """Return (sentence, noise-vs-best verdict, combination verdict) for one dataset."""
+    name = rows["dataset"].iloc[0]
+    best = rows[rows["best_non_noise"]].iloc[0]
+    # CV's pick among the noise methods: most pooled correct, then least loss (as in tuning).
+    noise = (
+        rows[rows["noise"] & (rows["method"] != COMBINED)]
+        .sort_values(["cv_correct", "cv_loss"], ascending=[False, True], kind="stable")
+        .iloc[0]
+    )
+    against = verdict(noise.diff_vs_best_low, noise.diff_vs_best_high, margin)
+    text = (
+        f"{name}: CV picked {setting(best, best.method)} as the best non-noise method (test "
+        f"accuracy {best.test_acc:.3f}) and {setting(noise, best.method)} as the best noise "
+        "method; noise "
+        f"{AGAINST[against]} it: " + column_interval(noise, "diff_vs_best")
+    )
+    p = noise.p_holm_vs_best
+    text += "" if p is None or pd.isna(p) else f" (Holm p {p:.2g})"
+    combined = rows[rows["method"] == COMBINED]
+    adds = "not run"
+    if not combined.empty:
+        c = combined.iloc[0]
+        adds = verdict(c.diff_vs_best_low, c.diff_vs_best_high, margin)
+        text += (
+            f"; hidden noise on top of it ({setting(c, best.method)}) {ADDS[adds]}: "
+            f"{column_interval(c, 'diff_vs_best')}"
+        )
+    return text + ".", against, adds
+
+
+def context(frame: pd.DataFrame, ranking: dict[str, Any], margin: float) -> dict[str, Any]:
+    """Return the section's context: the overall verdict, one sentence per dataset, rows."""
+    sentences, outcomes, additions = [], [], []
+    for name in dict.fromkeys(frame["dataset"]):
+        text, against, adds = dataset_verdict(frame[frame["dataset"] == name], margin)
+        sentences.append(text)
+        outcomes.append(against)
+        additions.append(adds)
+    n = len(outcomes)
+    tally = ", ".join(
+        f"{word} on {outcomes.count(v)}"
+        for v, word in (
+            ("helped", "won"),
+            ("no practical difference", "tied"),
+            ("hurt", "lost"),
+            ("inconclusive", "could not be told apart"),
+        )
+    )
+    overview = [
+        f"Against the best tuned non-noise method (weight decay, dropout or early stopping, "
+        f"each tuned by the same CV with the same number of candidates; margin +-{margin:g}), "
+        f"the best noise method {tally} of {n} datasets. Hidden noise on top of that method "
+        f"added to it on {additions.count('helped')} of {n}."
+    ]
+    if ranking.get("p_value") is not None:
+        ranks = ranking["mean_ranks"]  # JSON keeps no order: find the best rank
+        leader = min(ranks, key=lambda method: (ranks[method], method))
+        rank = ranks[leader]
+        overview.append(
+            f"Across {ranking['datasets']} datasets the Friedman test on the ranks of "
+            f"{ranking['methods']} methods gives chi2 = {ranking['statistic']:.2f}, "
+            f"p = {ranking['p_value']:.2g}; best mean rank: {leader} ({rank:.2f}); Nemenyi "
+            f"critical difference {ranking['critical_difference']:.2f}."
+        )
+    best_of = {
+        str(r.dataset): str(r.method)
+        for r in cast(Any, frame[frame["best_non_noise"]]).itertuples()
+    }
+    rows = [
+        {
+            "dataset": r.dataset,
+            "method": r.method,
+            "chosen": setting(r, best_of[r.dataset]),
+            "test": column_interval(r, "test_acc").lstrip("+"),
+            "vs_none": column_interval(r, "diff_vs_none"),
+            "vs_best": column_interval(r, "diff_vs_best"),
+            "p": "-"
+            if r.p_holm_vs_best is None or pd.isna(r.p_holm_vs_best)
+            else f"{r.p_holm_vs_best:.2g}",
+        }
+        for r in cast(Any, frame).itertuples()
+    ]
+    return {"overview": overview, "sentences": sentences, "rows": rows}
+
+
+def _figures(
+    regularizers: RegularizerResults, margin: float, confidence: float
+) -> list[FigureSpec]:
+    specs = [
+        FigureSpec(
+            "regularizers.png",
+            regularizer_plots.forest(regularizers.table, margin),
+            "Paired test-accuracy differences of every tuned method, per dataset",
+            "Each method at its CV-chosen strength: paired test-accuracy difference against no "
+            "regularization (circles) and against the best non-noise method (squares), with "
+            f"{confidence:.0%} bootstrap intervals; grey band: the margin of practical "
+            "equivalence.",
+        )
+    ]
+    if regularizers.ranking.get("critical_difference"):
+        specs.append(
+            FigureSpec(
+                "regularizer_ranks.png",
+                regularizer_plots.critical_difference(regularizers.ranking),
+                "Critical-difference diagram of the methods' mean ranks across datasets",
+                "Mean rank of each method by test accuracy across the datasets (1 = best). "
+                "Methods joined by a thick line differ by less than the Nemenyi critical "
+                "difference (CD) at the report's confidence level.",
+            )
+        )
+    return specs
+
+
+def section(regularizers: RegularizerResults, margin: float, confidence: float) -> Section:
+    """Return the comparison's section: its partials' context and figures."""
+    return Section(
+        name="regularizers",
+        context={
+            "regularizers": {
+                **context(regularizers.table, regularizers.ranking, margin),
+                "confidence": f"{confidence:.0%}",
+            }
+        },
+        figures=_figures(regularizers, margin, confidence),
+    )

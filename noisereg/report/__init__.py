@@ -1,0 +1,1 @@
+"""The report document: renders the sections the studies give it; knows no study itself."""
