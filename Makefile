@@ -17,7 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-## pull: set up .venv and fetch the committed results from the team's DVC remote (README "Sharing results")
+## pull: set up .venv and fetch the committed results from the team's DVC remote (docs/sharing.md)
 pull: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc pull
 

@@ -13,6 +13,7 @@ import pytest
 
 from noisereg.data.reference import Split
 from noisereg.engine import loop as batched
+from noisereg.engine import plan
 from noisereg.engine import trainer as engine
 from noisereg.engine.randomness import PACKET
 from noisereg.net import Net
@@ -217,8 +218,8 @@ def test_chunks_group_by_architecture_and_noise_placements() -> None:
         Net.of(24, input_stddev=0.2),
     ]
     members = [engine.Member(net, i, i, ALL_TRAIN, ALL_TEST) for i, net in enumerate(nets)]
-    assert engine.plan_chunks(members, 256) == [[0, 2, 5], [1, 4], [3]]
-    assert engine.plan_chunks(members, 2) == [[0, 2], [5], [1, 4], [3]]
+    assert plan.plan_chunks(members, 256) == [[0, 2, 5], [1, 4], [3]]
+    assert plan.plan_chunks(members, 2) == [[0, 2], [5], [1, 4], [3]]
 
 
 def grid_like_members(rows_per_fold: list[tuple[int, ...]]) -> list[engine.Member]:
@@ -323,8 +324,8 @@ def test_the_next_chunk_compiles_while_one_trains(
 def test_a_group_larger_than_a_chunk_keeps_stream_sharers_together() -> None:
     members = grid_like_members([ALL_TRAIN[:20], ALL_TRAIN[10:], ALL_TRAIN[::3]])
     # Member order is stddev-major (0..2 at 0.1, 3..5 at 0.3, ...); sharers are i, i+3, i+6.
-    assert engine.plan_chunks(members, 6) == [[0, 3, 6, 1, 4, 7], [2, 5, 8]]
-    assert engine.plan_chunks(members, 9) == [list(range(9))]  # fits: order kept
+    assert plan.plan_chunks(members, 6) == [[0, 3, 6, 1, 4, 7], [2, 5, 8]]
+    assert plan.plan_chunks(members, 9) == [list(range(9))]  # fits: order kept
 
 
 @pytest.mark.parametrize(
@@ -417,21 +418,21 @@ def sweep_like_members(width: int = 16, rows: tuple[int, ...] = ALL_TRAIN) -> li
 
 def test_chunks_that_draw_the_same_streams_are_bundled() -> None:
     members = sweep_like_members()
-    chunks = engine.plan_chunks(members, 256)
+    chunks = plan.plan_chunks(members, 256)
     assert chunks == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
     # The first two share no placement, each shares one with the third: one bundle.
-    assert engine.plan_bundles(members, chunks, 32, 256) == [[0, 1, 2]]
+    assert plan.plan_bundles(members, chunks, 32, 256) == [[0, 1, 2]]
     # Six models at most: the third joins the first bundle it shares draws with.
-    assert engine.plan_bundles(members, chunks, 32, 6) == [[0, 2], [1]]
+    assert plan.plan_bundles(members, chunks, 32, 6) == [[0, 2], [1]]
     # Minibatches (batch 16 < 30 rows) are never bundled (see plan_bundles).
-    assert engine.plan_bundles(members, chunks, 16, 256) == [[0], [1], [2]]
+    assert plan.plan_bundles(members, chunks, 16, 256) == [[0], [1], [2]]
     # Other seeds, rows or widths draw other tensors.
     other_seed = [dataclasses.replace(m, noise_seed=m.noise_seed + 1) for m in members[3:6]]
     other_rows = [dataclasses.replace(m, train_rows=ALL_TRAIN[:20]) for m in members[3:6]]
     wider = sweep_like_members(width=24)[3:6]
     for second in (other_seed, other_rows, wider):
         mixed = [*members[:3], *second]
-        assert engine.plan_bundles(mixed, engine.plan_chunks(mixed, 256), 32, 256) == [[0], [1]]
+        assert plan.plan_bundles(mixed, plan.plan_chunks(mixed, 256), 32, 256) == [[0], [1]]
 
 
 def _ops_in(function: object, op: str) -> int:

@@ -17,9 +17,9 @@ from scipy import stats
 from sklearn.datasets import make_circles
 
 from noisereg.data.reference import Split
-from noisereg.engine import loop as batched
 from noisereg.engine import trainer as engine
 from noisereg.engine.keras_export import build_model
+from noisereg.engine.plan import SHUFFLE_STREAM
 from noisereg.engine.randomness import derive_seed, glorot_uniform_mlp, stateless_uniforms
 from noisereg.net import Net, predict_logits
 
@@ -290,7 +290,7 @@ def large_split() -> Split:
 
 def engine_epoch_order(noise_seed: int, rows: int, epoch: int) -> np.ndarray:
     """Return the engine's shuffled row order of one epoch (the law batched._order uses)."""
-    seed = derive_seed(noise_seed, batched.SHUFFLE_STREAM)
+    seed = derive_seed(noise_seed, SHUFFLE_STREAM)
     keys = stateless_uniforms(tf.constant([[seed, epoch]], tf.int32), [rows])
     return np.argsort(keys.numpy()[0], kind="stable")
 

@@ -154,7 +154,7 @@ def origin(tmp_path_factory: pytest.TempPathFactory, s3: S3) -> Path:
     run(repo, "git", "config", "user.email", "test@example.invalid")
     run(repo, "git", "config", "user.name", "test")
     dvc(repo, "init", "-q")
-    # The shared remote is committed; its credentials are not (README "Sharing results").
+    # The shared remote is committed; its credentials are not (docs/sharing.md).
     dvc(repo, "remote", "add", "-d", "team", f"s3://{BUCKET}/noisereg")
     dvc(repo, "remote", "modify", "team", "endpointurl", s3.url)
     dvc(repo, "remote", "modify", "team", "verify", "true")

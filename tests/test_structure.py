@@ -7,6 +7,7 @@ process_setup. Run as a script to print the layer of every module and the graph'
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -127,6 +128,13 @@ def test_the_import_graph_has_no_cycle() -> None:
     # Package __init__ -> own submodule edges are re-exports, not cycles of meaning, but a
     # submodule importing its package's __init__ back would make one: keep both.
     assert cycles(graph()) == []
+
+
+def test_the_engine_plan_loads_without_tensorflow() -> None:
+    # Planning is testable and importable alone: only the trainer and loop load TensorFlow.
+    probe = "import sys, noisereg.engine.plan; print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr[-1000:]
 
 
 def test_cycle_finder_finds_a_cycle() -> None:

@@ -1,6 +1,6 @@
 """Where training runs: in this process, or as chunks of models on a Dask cluster.
 
-Both backends split the members into the same chunks (`engine.plan_chunks`, at most
+Both backends split the members into the same chunks (`plan.plan_chunks`, at most
 `compute.chunk_models` models of one architecture and noise-placement set per batched
 graph) and train each chunk with the same code, so the outputs are identical whichever
 backend, scheduler or worker count ran them. A chunk is one Dask task; results are
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from noisereg.engine import trainer as engine
+from noisereg.engine.plan import plan_chunks
 from noisereg.errors import ComputeError
 from noisereg.params import ComputeParams
 
@@ -45,7 +46,7 @@ def train(
     data = (train_x, train_y, val_x, val_y)
     if compute.backend == "local":
         return engine.train(members, *data, opt, compute.chunk_models, label)
-    plan = engine.plan_chunks(members, compute.chunk_models)
+    plan = plan_chunks(members, compute.chunk_models)
     with dask_client(compute) as client:
         from distributed import as_completed
 

@@ -35,58 +35,8 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from noisereg.engine.randomness import PACKET, standard_normal, stateless_uniforms
-from noisereg.net import MLPWeights, Net, dropout_stddev
+from noisereg.net import MLPWeights
 from noisereg.process_setup import drop_retracing_warnings_of
-
-# Every noise placement of a model draws from its own stream, seeded by
-# derive_seed(noise_seed, stream); hidden layer l uses streams _LAYER_STREAMS + 4 l + kind.
-SHUFFLE_STREAM, _INPUT_STREAM, _LOGIT_STREAM, _OUTPUT_KERNEL_STREAM = 0, 1, 2, 3
-_LAYER_STREAMS = 4
-_PRE, _POST, _DROPOUT, _KERNEL = 0, 1, 2, 3
-# Bernoulli dropout came later: its streams sit apart so no earlier stream number moved.
-_BERNOULLI_STREAMS = 1000
-
-
-def noise_placements(nets: Sequence[Net]) -> dict[str, tuple[int, list[float]]]:
-    """Return placement name -> (noise stream, per-model stddev) for nets of one shape.
-
-    Names: "input", "logit", "kernel<l>" (l = depth is the output kernel), "pre<l>",
-    "post<l>", "dropout<l>", "bernoulli<l>" for hidden layer l. For "bernoulli<l>" the
-    per-model value is the drop rate, not a stddev.
-    """
-    depth = len(nets[0].hidden_units)
-
-    def layer(index: int, kind: int) -> int:
-        return _LAYER_STREAMS + 4 * index + kind
-
-    placements = {
-        "input": (_INPUT_STREAM, [n.input_stddev for n in nets]),
-        "logit": (_LOGIT_STREAM, [n.logit_stddev for n in nets]),
-        f"kernel{depth}": (_OUTPUT_KERNEL_STREAM, [n.weight_stddev for n in nets]),
-    }
-    for index in range(depth):
-        placements[f"kernel{index}"] = (layer(index, _KERNEL), [n.weight_stddev for n in nets])
-        placements[f"pre{index}"] = (layer(index, _PRE), [n.hidden_stddev[index] for n in nets])
-        placements[f"post{index}"] = (
-            layer(index, _POST),
-            [n.post_activation_stddev[index] for n in nets],
-        )
-        placements[f"dropout{index}"] = (
-            layer(index, _DROPOUT),
-            [dropout_stddev(n.dropout_rate[index]) for n in nets],
-        )
-        placements[f"bernoulli{index}"] = (
-            _BERNOULLI_STREAMS + index,
-            [n.bernoulli_dropout_rate[index] for n in nets],
-        )
-    return placements
-
-
-def noisy_placements(net: Net) -> frozenset[str]:
-    """Return the placements where `net` draws noise (stddev > 0)."""
-    return frozenset(
-        placement for placement, (_, (stddev,)) in noise_placements([net]).items() if stddev > 0
-    )
 
 
 @dataclass(frozen=True)
@@ -132,12 +82,8 @@ class StepDraws:
 
 
 # Floats of one block's [n, rows, width] activation above which a chunk's step is cut into
-# blocks of models. Measured on the study's chunks (200-epoch runs alternated 15 times,
-# median): the sweep's input-noise chunk (720,000 floats) 1.96 -> 1.35-1.37 ms per epoch in
-# 2 to 5 blocks, the grid's width-500 chunk (1,080,000) 4.9 -> 4.1-4.2 ms in 3 or 4, the
-# width-300 chunk (648,000) 1.54 -> 1.46 ms in 2, while a 20-model width-100 refit chunk
-# (60,000) went 0.51 -> 0.53-0.60 ms in 2 to 5. benchmarks/bench_engine.py times the first
-# two side by side.
+# blocks of models: large chunks run faster in cache-sized blocks, small ones slower
+# (measurements: docs/performance.md; benchmarks/bench_engine.py times them side by side).
 _BLOCK_FLOATS = 300_000
 
 
@@ -555,8 +501,8 @@ class LockstepLoop:
             raise ValueError("chunks in lockstep need the same minibatches per epoch")
         self.loops = [BatchedLoop(shape) for shape in shapes]
         self.steps = shapes[0].steps
-        # Loops are written as tf.while_loop, so tracing skips AutoGraph: converting this
-        # code took ~2 s of each stage's first trace (a width-100 grid chunk: 2.49 -> 0.38 s).
+        # Loops are written as tf.while_loop, so tracing skips AutoGraph, whose conversion
+        # of this code was most of a stage's first trace (docs/performance.md).
         self.run_intervals = tf.function(self._intervals, autograph=False)
 
     def _epoch(

@@ -10,7 +10,6 @@ and a noise stream per model and placement.
 
 from __future__ import annotations
 
-import itertools
 import math
 import sys
 import time
@@ -22,22 +21,19 @@ import numpy as np
 import tensorflow as tf
 
 from noisereg.engine import loop as batched
+from noisereg.engine.plan import (
+    SHUFFLE_STREAM,
+    Member,
+    noise_placements,
+    plan_bundles,
+    plan_chunks,
+    stream_key,
+)
 from noisereg.engine.randomness import derive_seed, glorot_uniform_mlp
-from noisereg.net import MLPWeights, Net
+from noisereg.net import MLPWeights
 from noisereg.params import Optimization
 
 HISTORY_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc")
-
-
-@dataclass(frozen=True)
-class Member:
-    """One model to train: its net, seeds, and which pool rows it trains and validates on."""
-
-    net: Net
-    init_seed: int
-    noise_seed: int
-    train_rows: tuple[int, ...]
-    val_rows: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -161,104 +157,6 @@ def merge_chunks(
     return TrainResult([w for w in weights if w is not None], results[0].logged_epochs, history)
 
 
-def plan_chunks(members: Sequence[Member], max_models_per_graph: int) -> list[list[int]]:
-    """Return member indices per graph: one architecture and noise-placement set, <= N models.
-
-    Grouping by placements means no model pays for draws it would multiply by zero (the
-    sweep's input-noise models would otherwise draw hidden noise for their hidden-noise
-    batch-mates). A group larger than N is ordered by noise stream before it is cut, so
-    models that share draws (`batched.NoiseStreams`) share a chunk where N allows. The plan
-    depends only on the members' order and N, never on where the chunks run, so every
-    backend trains the same models together and gets the same floats.
-    """
-    order: dict[tuple[tuple[int, ...], frozenset[str]], list[int]] = {}
-    for index, member in enumerate(members):
-        key = (member.net.hidden_units, batched.noisy_placements(member.net))
-        order.setdefault(key, []).append(index)
-    chunks = []
-    for indices in order.values():
-        if len(indices) > max_models_per_graph:
-            by_stream: dict[tuple[int, int], list[int]] = {}
-            for index in indices:
-                by_stream.setdefault(_stream_key(members[index]), []).append(index)
-            indices = [index for sharers in by_stream.values() for index in sharers]
-        chunks += [
-            indices[start : start + max_models_per_graph]
-            for start in range(0, len(indices), max_models_per_graph)
-        ]
-    return chunks
-
-
-def _stream_key(member: Member) -> tuple[int, int]:
-    """Return what makes two members' noise draws identical: noise seed and steps taken.
-
-    Members with the same training-row count take the same updates, so with the same noise
-    seed every placement of theirs draws the same normals at every step.
-    """
-    return member.noise_seed, len(member.train_rows)
-
-
-def plan_bundles(
-    members: Sequence[Member],
-    chunks: Sequence[Sequence[int]],
-    batch_size: int,
-    max_models_per_graph: int,
-) -> list[list[int]]:
-    """Return chunk indices per compiled loop: chunks that draw the same noise, together.
-
-    Two chunks of one architecture whose members have the same distinct streams
-    (`_stream_key`, in the same order) draw the same tensors at every step in each placement
-    they both have; trained side by side (`batched.LockstepLoop`), each is drawn once. The
-    sweep's input-, hidden- and both-noise chunks: 5.6-5.8 -> 4.7-5.0 ms per epoch, bit-
-    identical (measured; without a common placement, lockstep measured 0-8% either way, so
-    only chunks that share draws are bundled). A bundle is a connected set of such chunks,
-    cut to at most N models, in plan order. Only full-batch chunks: an epoch of minibatches
-    sums its losses in an AddN that Grappler orders by op name, and a bundle renames ops,
-    so the logged training loss could move in the last bit.
-    """
-    signatures = []
-    for indices in chunks:
-        first = members[indices[0]]
-        streams = dict.fromkeys(_stream_key(members[i]) for i in indices)
-        full_batch = max(len(members[i].train_rows) for i in indices) <= batch_size
-        signatures.append((first.net.hidden_units, tuple(streams)) if full_batch else None)
-    placements = [batched.noisy_placements(members[indices[0]].net) for indices in chunks]
-
-    def shares_draws(a: int, b: int) -> bool:
-        same = signatures[a] is not None and signatures[a] == signatures[b]
-        return same and bool(placements[a] & placements[b])
-
-    def size(bundle: list[int]) -> int:
-        return sum(len(chunks[c]) for c in bundle)
-
-    # Connected sets first: a chunk may share with the set only through a later chunk (the
-    # sweep's input- and hidden-noise chunks each share with the both-noise one).
-    connected: list[list[int]] = []
-    for index in range(len(chunks)):
-        linked = [group for group in connected if any(shares_draws(c, index) for c in group)]
-        merged = sorted([index, *itertools.chain.from_iterable(linked)])
-        connected = [group for group in connected if group not in linked] + [merged]
-    bundles = []
-    for group in connected:
-        if size(group) <= max_models_per_graph:
-            bundles.append(group)
-            continue
-        cut: list[list[int]] = []  # too many models: each chunk joins a bundle it shares with
-        for index in group:
-            fits = [
-                bundle
-                for bundle in cut
-                if any(shares_draws(c, index) for c in bundle)
-                and size(bundle) + len(chunks[index]) <= max_models_per_graph
-            ]
-            if fits:
-                fits[0].append(index)
-            else:
-                cut.append([index])
-        bundles += cut
-    return sorted(bundles)
-
-
 def noise_streams(
     members: Sequence[Member], share_draws: bool = True
 ) -> dict[str, batched.NoiseStreams]:
@@ -268,12 +166,12 @@ def noise_streams(
     per member; benchmarks/bench_engine.py times both).
     """
     # Which stream each member draws from is the same for every placement: computed once.
-    keys = [_stream_key(m) if share_draws else (m.noise_seed, i) for i, m in enumerate(members)]
+    keys = [stream_key(m) if share_draws else (m.noise_seed, i) for i, m in enumerate(members)]
     distinct: dict[tuple[int, int], int] = {}
     owner = [distinct.setdefault(key, len(distinct)) for key in keys]
     first = [keys.index(key) for key in distinct]
     streams = {}
-    for placement, (stream, stddevs) in batched.noise_placements([m.net for m in members]).items():
+    for placement, (stream, stddevs) in noise_placements([m.net for m in members]).items():
         if any(s > 0 for s in stddevs):
             streams[placement] = batched.NoiseStreams(
                 seeds=tf.constant([derive_seed(seed, stream) for seed, _ in distinct], tf.int32),
@@ -342,7 +240,7 @@ class _Chunk:
             val_y=tf.constant(yv),
             val_mask=tf.constant(mv),
             shuffle_seeds=tf.constant(
-                [derive_seed(m.noise_seed, batched.SHUFFLE_STREAM) for m in members], tf.int32
+                [derive_seed(m.noise_seed, SHUFFLE_STREAM) for m in members], tf.int32
             ),
             noise=noise,
             l2=tf.constant([m.net.l2 for m in members], tf.float32),
