@@ -1,9 +1,9 @@
 """Write each dvc.yaml stage's library code deps: exactly what its script imports, transitively.
 
 That list is what makes "editing a module reruns only the stages that import it" true; a
-missing entry would let a stage go stale, an extra one would rerun it for nothing. A package
-whose every file a stage needs is listed as one directory, so the lists stay readable; a
-directory is never listed when the stage needs only part of it, so they stay exact.
+missing entry would let a stage go stale, an extra one would rerun it for nothing. Files are
+listed one by one, never as a package directory: a directory's hash takes in whatever else
+lies there (bytecode caches, an editor's swap file) and would rerun stages for nothing.
 
 Run `make dvc-deps` (python -m noisereg.dvc_deps) after changing imports; tests/test_dvc_deps.py
 fails while dvc.yaml differs from what this writes.
@@ -22,7 +22,6 @@ import yaml
 LIBRARY = "noisereg"
 # Modules that read files of their package at run time, and those files' directory.
 PACKAGE_DATA = {"noisereg/report/document.py": "noisereg/report/templates"}
-_SKIPPED = {"__pycache__"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -83,34 +82,6 @@ def library_closure(root: Path, script: Path) -> set[str]:
     return files
 
 
-def _package_files(root: Path, directory: str) -> set[str]:
-    """Return every file DVC would hash under a directory, as repo paths (data dirs whole)."""
-    files = set()
-    for path in (root / directory).rglob("*"):
-        if path.is_dir() or _SKIPPED & set(path.relative_to(root).parts):
-            continue
-        relative = path.relative_to(root).as_posix()
-        data = next((d for d in PACKAGE_DATA.values() if relative.startswith(d + "/")), None)
-        files.add(data or relative)
-    return files
-
-
-def collapse(root: Path, needed: set[str]) -> list[str]:
-    """Return the needed files with every fully needed package listed as its directory."""
-    listed = set(needed)
-    packages = sorted(
-        {str(Path(f).parent) for f in needed if f.endswith("/__init__.py")},
-        key=lambda d: d.count("/"),
-    )
-    for directory in packages:
-        if directory == LIBRARY:
-            continue  # the top package holds every study: never listed whole
-        inside = _package_files(root, directory)
-        if inside <= needed and not any(d for d in listed if directory.startswith(d + "/")):
-            listed = {f for f in listed if not f.startswith(directory + "/")} | {directory}
-    return sorted(listed)
-
-
 def stage_deps(root: Path, stages: dict[str, dict]) -> dict[str, list[str]]:
     """Return stage name -> its library deps, from the script its cmd runs."""
     deps = {}
@@ -120,7 +91,7 @@ def stage_deps(root: Path, stages: dict[str, dict]) -> dict[str, list[str]]:
         if command[:2] != ["python", "-m"]:
             raise ValueError(f"dvc.yaml: stage {name} must run `python -m stages.<name>`")
         script = root / (command[2].replace(".", "/") + ".py")
-        deps[name] = collapse(root, library_closure(root, script))
+        deps[name] = sorted(library_closure(root, script))
     return deps
 
 

@@ -4,7 +4,7 @@ import argparse
 
 from noisereg.cli import run_stage
 from noisereg.data.reference import dataset_dir, load_split
-from noisereg.engine import keras_export as models
+from noisereg.engine import keras_export
 from noisereg.experiments.reference import outputs
 from noisereg.experiments.reference.run import train_replicates
 from noisereg.params import ParamsError, load_params
@@ -25,7 +25,7 @@ def main(name: str) -> None:
         (replication,) = train_replicates(
             split, [variant.net], params.train, params.compute, f"{label} replication", 1
         )
-    models.write_model_dir(outputs.model_dir(name), variant.net, run.weights)
+    keras_export.write_model_dir(outputs.model_dir(name), variant.net, run.weights)
     outputs.write_variant(name, run, split, replication)
 
 

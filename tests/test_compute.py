@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from noisereg.data.reference import Split
-from noisereg.engine import backends as compute
+from noisereg.engine import backends
 from noisereg.engine import trainer as engine
 from noisereg.experiments.reference.run import run_grid
 from noisereg.net import Net
@@ -88,9 +88,9 @@ def test_killed_worker_is_retried_and_results_are_identical(
         killed.append(pid)
 
     team = members(12)
-    remote = compute.train(team, *data, opt, params.compute, "test", kill_one_worker)
+    remote = backends.train(team, *data, opt, params.compute, "test", kill_one_worker)
     assert killed, "no worker was killed"
-    local = compute.train(
+    local = backends.train(
         team, *data, opt, params.compute.model_copy(update=dict(backend="local")), "test"
     )
     assert_same_weights(remote.weights, local.weights)
@@ -104,8 +104,8 @@ def test_unreachable_scheduler_fails_fast_with_one_line(tiny_params: Params, spl
     )
     opt = params.train
     started = time.monotonic()
-    with pytest.raises(compute.ComputeError) as error:
-        compute.train(
+    with pytest.raises(backends.ComputeError) as error:
+        backends.train(
             members(2),
             split.x_train,
             split.y_train,
@@ -125,10 +125,10 @@ def test_unreachable_scheduler_fails_fast_with_one_line(tiny_params: Params, spl
 def test_environment_variable_overrides_the_scheduler(
     tiny_params: Params, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(compute.SCHEDULER_ENV, "tcp://10.0.0.5:8786")
-    assert compute.scheduler_address(tiny_params.compute) == "tcp://10.0.0.5:8786"
-    monkeypatch.delenv(compute.SCHEDULER_ENV)
-    assert compute.scheduler_address(tiny_params.compute) == tiny_params.compute.scheduler
+    monkeypatch.setenv(backends.SCHEDULER_ENV, "tcp://10.0.0.5:8786")
+    assert backends.scheduler_address(tiny_params.compute) == "tcp://10.0.0.5:8786"
+    monkeypatch.delenv(backends.SCHEDULER_ENV)
+    assert backends.scheduler_address(tiny_params.compute) == tiny_params.compute.scheduler
 
 
 def test_stage_with_unreachable_scheduler_exits_3_with_one_line(
@@ -168,11 +168,11 @@ def test_existing_cluster_from_the_environment(
             stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
-        monkeypatch.setenv(compute.SCHEDULER_ENV, address)
+        monkeypatch.setenv(backends.SCHEDULER_ENV, address)
         params = small(tiny_params, backend="dask", scheduler="local")  # env wins
         opt = params.train.model_copy(update=dict(epochs=60))
         data = (split.x_train, split.y_train, split.x_test, split.y_test)
-        remote = compute.train(members(6), *data, opt, params.compute, "test")
+        remote = backends.train(members(6), *data, opt, params.compute, "test")
         # The tasks ran on the CLI-started scheduler, not on a LocalCluster of its own.
         with distributed.Client(address, timeout=30) as client:
             transitions = client.run_on_scheduler(
@@ -180,7 +180,7 @@ def test_existing_cluster_from_the_environment(
             )
         assert transitions > 0
         local_settings = params.compute.model_copy(update=dict(backend="local"))
-        local = compute.train(members(6), *data, opt, local_settings, "test")
+        local = backends.train(members(6), *data, opt, local_settings, "test")
         assert_same_weights(remote.weights, local.weights)
     finally:
         for process in (worker, scheduler):
@@ -196,7 +196,7 @@ def test_local_scheduler_starts_its_own_cluster_and_matches_local(
     params = small(tiny_params, backend="dask", scheduler="local", n_workers=1)
     opt = params.train.model_copy(update=dict(epochs=20))
     data = (split.x_train, split.y_train, split.x_test, split.y_test)
-    remote = compute.train(members(4), *data, opt, params.compute, "test")
+    remote = backends.train(members(4), *data, opt, params.compute, "test")
     local_settings = params.compute.model_copy(update=dict(backend="local"))
-    local = compute.train(members(4), *data, opt, local_settings, "test")
+    local = backends.train(members(4), *data, opt, local_settings, "test")
     assert_same_weights(remote.weights, local.weights)

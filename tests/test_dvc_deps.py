@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from noisereg.dvc_deps import collapse, library_closure, rewrite, stage_deps
+from noisereg.dvc_deps import library_closure, rewrite, stage_deps
 from tests.conftest import ROOT
 
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -55,11 +55,6 @@ def test_closure_follows_lazy_imports_and_skips_type_only_ones(tmp_path: Path) -
         "noisereg/sub/a.py",
         "noisereg/sub/b.py",
     }
-    # A package needed whole is one directory; the top package never is.
-    assert collapse(tmp_path, needed) == ["noisereg/__init__.py", "noisereg/c.py", "noisereg/sub"]
-    # Part of a package stays a list of files.
-    (package / "sub" / "unused.py").write_text("")
-    assert "noisereg/sub/a.py" in collapse(tmp_path, needed)
 
 
 @pytest.mark.parametrize("script", ["stages/summarize.py", "stages/report.py"])

@@ -17,7 +17,7 @@ from scipy import stats
 from sklearn.datasets import make_circles
 
 from noisereg.data.reference import Split
-from noisereg.engine import trainer as engine
+from noisereg.engine import trainer
 from noisereg.engine.keras_export import build_model
 from noisereg.engine.plan import SHUFFLE_STREAM
 from noisereg.engine.randomness import derive_seed, glorot_uniform_mlp, stateless_uniforms
@@ -46,15 +46,15 @@ class NoisyDense(keras.layers.Dense):
         return self.activation(keras.ops.matmul(inputs, kernel) + self.bias)
 
 
-def optimization(epochs: int, batch_size: int) -> engine.Optimization:
-    return engine.Optimization.keras_adam(epochs, batch_size, shuffle=False)
+def optimization(epochs: int, batch_size: int) -> trainer.Optimization:
+    return trainer.Optimization.keras_adam(epochs, batch_size, shuffle=False)
 
 
 def engine_run(
     split: Split, nets: list[Net], seeds: list[int], epochs: int, batch_size: int
-) -> engine.TrainResult:
+) -> trainer.TrainResult:
     members = [
-        engine.Member(
+        trainer.Member(
             net,
             seed,
             seed + 1000,
@@ -63,7 +63,7 @@ def engine_run(
         )
         for net, seed in zip(nets, seeds, strict=True)
     ]
-    return engine.train(
+    return trainer.train(
         members,
         split.x_train,
         split.y_train,
@@ -110,7 +110,7 @@ NET_IDS = ["1x400", "32-16-8"]
 
 def fit_and_compare_losses(
     split: Split, net: Net, seed: int, batch_size: int
-) -> tuple[engine.TrainResult, dict[str, list[float]]]:
+) -> tuple[trainer.TrainResult, dict[str, list[float]]]:
     """Train net with fit and with the engine for 100 epochs; assert equal loss curves."""
     model = keras_model(net, seed)
     history = model.fit(
@@ -216,12 +216,12 @@ def mean_training_loss(
     for a run of `keras_fast_fit` (one epoch of all steps).
     """
     members = [
-        engine.Member(net, seed, seed + 1000, tuple(range(len(split.y_train))), (0,))
+        trainer.Member(net, seed, seed + 1000, tuple(range(len(split.y_train))), (0,))
         for net in nets
         for seed in seeds
     ]
-    opt = engine.Optimization.keras_adam(epochs, batch, shuffle=shuffle)
-    result = engine.train(members, split.x_train, split.y_train, split.x_test, split.y_test, opt)
+    opt = trainer.Optimization.keras_adam(epochs, batch, shuffle=shuffle)
+    result = trainer.train(members, split.x_train, split.y_train, split.x_test, split.y_test, opt)
     return result.history["train_loss"].mean(axis=1).reshape(len(nets), len(seeds))
 
 
@@ -301,10 +301,10 @@ def test_shuffled_minibatches_match_fit_exactly_without_noise(large_split: Split
     Keras is fed the engine's own epoch orders, so the curves must agree step for step.
     """
     net, seed, epochs = Net.of(WIDTH, input_stddev=0.0, hidden_stddev=0.0), 21, 30
-    members = [engine.Member(net, seed, seed + 1000, tuple(range(300)), tuple(range(300)))]
-    opt = engine.Optimization.keras_adam(epochs)
+    members = [trainer.Member(net, seed, seed + 1000, tuple(range(300)), tuple(range(300)))]
+    opt = trainer.Optimization.keras_adam(epochs)
     split = large_split
-    result = engine.train(members, split.x_train, split.y_train, split.x_test, split.y_test, opt)
+    result = trainer.train(members, split.x_train, split.y_train, split.x_test, split.y_test, opt)
     model = keras_model(net, seed)
     keras_losses = []
     for epoch in range(epochs):

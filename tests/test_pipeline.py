@@ -197,7 +197,7 @@ def test_code_edit_reruns_only_the_stages_that_read_it(repo: Path, first_run: st
         handle.write("# touched by test\n")
     # summarize reruns; its outputs come out byte-identical, so DVC skips what follows it.
     assert ran_stages(dvc(repo, "repro")) == {"summarize"}
-    with (repo / "noisereg" / "plots.py").open("a") as handle:
+    with (repo / "noisereg" / "experiments" / "reference" / "figures.py").open("a") as handle:
         handle.write("# touched by test\n")
     assert ran_stages(dvc(repo, "repro")) == {"report"}
 

@@ -13,7 +13,7 @@ import pytest
 
 from noisereg.data.reference import Split
 from noisereg.engine.randomness import glorot_uniform_mlp
-from noisereg.experiments.reference import figures as plots
+from noisereg.experiments.reference import figures
 from noisereg.experiments.reference import section as reference
 from noisereg.experiments.reference.section import ReferenceResults
 from noisereg.experiments.reference.summary import build, findings
@@ -307,7 +307,7 @@ def test_training_curves_title_does_not_overlap_the_panels(split: Split) -> None
             **{f"{c}_std": [0.0, 0.0] for c in ("train_loss", "val_loss", "train_acc", "val_acc")},
         }
     )
-    figure = plots.training_curves({f"v{i}": history for i in range(13)})
+    figure = figures.training_curves({f"v{i}": history for i in range(13)})
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
     title = figure._suptitle.get_window_extent(renderer)  # type: ignore[union-attr]

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from noisereg.engine import trainer as engine
+from noisereg.engine import trainer
 from noisereg.engine.plan import plan_chunks
 from noisereg.errors import ComputeError
 from noisereg.params import ComputeParams
@@ -28,16 +28,16 @@ SCHEDULER_ENV = "NOISEREG_DASK_SCHEDULER"
 
 
 def train(
-    members: Sequence[engine.Member],
+    members: Sequence[trainer.Member],
     train_x: np.ndarray,
     train_y: np.ndarray,
     val_x: np.ndarray,
     val_y: np.ndarray,
-    opt: engine.Optimization,
+    opt: trainer.Optimization,
     compute: ComputeParams,
     label: str,
     on_progress: Callable[[int, int], None] | None = None,
-) -> engine.TrainResult:
+) -> trainer.TrainResult:
     """Return every member's training result, trained on the configured backend, in order.
 
     `on_progress(done, total)` is called as Dask tasks finish (tests use it to kill a worker
@@ -45,14 +45,14 @@ def train(
     """
     data = (train_x, train_y, val_x, val_y)
     if compute.backend == "local":
-        return engine.train(members, *data, opt, compute.chunk_models, label)
+        return trainer.train(members, *data, opt, compute.chunk_models, label)
     plan = plan_chunks(members, compute.chunk_models)
     with dask_client(compute) as client:
         from distributed import as_completed
 
         futures = [
             client.submit(
-                engine.train,
+                trainer.train,
                 [members[i] for i in indices],
                 *data,
                 opt,
@@ -78,8 +78,8 @@ def train(
             )
             if on_progress is not None:
                 on_progress(done, len(futures))
-        results: list[engine.TrainResult] = client.gather(futures)
-    return engine.merge_chunks(plan, results, len(members))
+        results: list[trainer.TrainResult] = client.gather(futures)
+    return trainer.merge_chunks(plan, results, len(members))
 
 
 def scheduler_address(compute: ComputeParams) -> str:

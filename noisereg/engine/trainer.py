@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from noisereg.engine import loop as batched
+from noisereg.engine import loop
 from noisereg.engine.plan import (
     SHUFFLE_STREAM,
     Member,
@@ -159,7 +159,7 @@ def merge_chunks(
 
 def noise_streams(
     members: Sequence[Member], share_draws: bool = True
-) -> dict[str, batched.NoiseStreams]:
+) -> dict[str, loop.NoiseStreams]:
     """Return each noisy placement's distinct streams and which member draws from which.
 
     Without `share_draws` every member gets a stream of its own (the same values, drawn once
@@ -173,7 +173,7 @@ def noise_streams(
     streams = {}
     for placement, (stream, stddevs) in noise_placements([m.net for m in members]).items():
         if any(s > 0 for s in stddevs):
-            streams[placement] = batched.NoiseStreams(
+            streams[placement] = loop.NoiseStreams(
                 seeds=tf.constant([derive_seed(seed, stream) for seed, _ in distinct], tf.int32),
                 first=tf.constant(first, tf.int32),
                 owner=tf.constant(owner, tf.int32),
@@ -182,7 +182,7 @@ def noise_streams(
     return streams
 
 
-def stream_cycle(noise: dict[str, batched.NoiseStreams]) -> int:
+def stream_cycle(noise: dict[str, loop.NoiseStreams]) -> int:
     """Return U when K models share U < K streams and model k draws stream k % U, else 0."""
     if not noise:
         return 0
@@ -231,7 +231,7 @@ class _Chunk:
         n_val = max(1, max(len(m.val_rows) for m in members))
         xv, yv, mv = _pack_rows([m.val_rows for m in members], val_x, val_y, n_val)
         noise = noise_streams(members, share_draws)
-        self.data = batched.ChunkData(
+        self.data = loop.ChunkData(
             train_x=tf.constant(xt),
             train_y=tf.constant(yt),
             train_mask=tf.constant(mt),
@@ -246,7 +246,7 @@ class _Chunk:
             l2=tf.constant([m.net.l2 for m in members], tf.float32),
         )
         units = members[0].net.hidden_units
-        self.shape = batched.LoopShape(
+        self.shape = loop.LoopShape(
             k=len(members),
             hidden_units=units,
             batch=batch,
@@ -260,9 +260,9 @@ class _Chunk:
             shared=frozenset(p for p, s in noise.items() if s.seeds.shape[0] < len(members)),
             regularized=any(m.net.l2 > 0 for m in members),
             cycle=stream_cycle(noise),
-            blocks=batched.model_blocks(len(members), batch, units),
+            blocks=loop.model_blocks(len(members), batch, units),
         )
-        self.state = batched.initial_state(
+        self.state = loop.initial_state(
             [glorot_uniform_mlp(m.init_seed, units, train_x.shape[1]) for m in members]
         )
 
@@ -277,7 +277,7 @@ class _Bundle:
 
     def _call(self, start: int, n_intervals: int, interval: int) -> tuple[np.ndarray, ...]:
         """Train the chunks for n_intervals x interval epochs; return each chunk's logs."""
-        states, logs = batched.compiled_loop(self.shapes).run_intervals(
+        states, logs = loop.compiled_loop(self.shapes).run_intervals(
             tuple(chunk.state for chunk in self.chunks),
             tuple(chunk.data for chunk in self.chunks),
             tf.constant(start, tf.int32),
@@ -325,5 +325,5 @@ class _Bundle:
         for position, chunk in enumerate(self.chunks):
             stacked = np.concatenate([call[position] for call in logs], axis=0)  # [n_logs, 4, K]
             history = {col: stacked[:, j, :].T.copy() for j, col in enumerate(HISTORY_COLUMNS)}
-            results.append(TrainResult(batched.weights_of(chunk.state), logged, history))
+            results.append(TrainResult(loop.weights_of(chunk.state), logged, history))
         return results

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from noisereg.data.synthetic import generate
-from noisereg.engine import backends as compute
+from noisereg.engine import backends
 from noisereg.engine import trainer as engine
 from noisereg.engine.randomness import derive_seed
 from noisereg.experiments.protocol import (
@@ -97,7 +97,7 @@ def _train(
 ) -> engine.TrainResult:
     """Train members on rows of the pool (full batch of `batch` rows), validating on it too."""
     opt = fresh_draw_optimization(params, batch)
-    return compute.train(members, pool_x, pool_y, pool_x, pool_y, opt, params.compute, label)
+    return backends.train(members, pool_x, pool_y, pool_x, pool_y, opt, params.compute, label)
 
 
 def map_members(params: Params, rows: list[tuple[int, ...]]) -> list[engine.Member]:

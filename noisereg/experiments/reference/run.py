@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from noisereg.data.reference import Split
-from noisereg.engine import backends as compute
+from noisereg.engine import backends
 from noisereg.engine import trainer as engine
 from noisereg.engine.randomness import derive_seed
 from noisereg.experiments.protocol import (
@@ -77,7 +77,7 @@ def train_replicates(
         for net in nets
         for init, noise in seeds
     ]
-    result = compute.train(
+    result = backends.train(
         members,
         split.x_train,
         split.y_train,
@@ -173,7 +173,7 @@ def run_grid(split: Split, params: Params) -> GridResult:
     """Return the CV grid: every width x noise cell scored, cells chosen, chosen ones refit."""
     grid, train = params.grid, params.train
     members, keys = grid_members(split.y_train, grid)
-    result = compute.train(
+    result = backends.train(
         members,
         split.x_train,
         split.y_train,

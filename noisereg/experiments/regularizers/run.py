@@ -25,7 +25,7 @@ import pandas as pd
 
 from noisereg.data.reference import Split
 from noisereg.data.synthetic import generate
-from noisereg.engine import backends as compute
+from noisereg.engine import backends
 from noisereg.engine import trainer as engine
 from noisereg.engine.randomness import derive_seed
 from noisereg.experiments.protocol import (
@@ -178,7 +178,7 @@ def cv_scores(
             for repeat, fold, train_idx, val_idx in folds
         ]
         opt = tuning.protocol.opt.model_copy(update={"epochs": epochs, "log_every": log_every})
-        result = compute.train(members, x, y, x, y, opt, tuning.compute, label)
+        result = backends.train(members, x, y, x, y, opt, tuning.compute, label)
         sizes = np.array([len(m.val_rows) for m in members[: len(folds)]], np.float64)
         for position, i in enumerate(group):
             block = slice(position * len(folds), (position + 1) * len(folds))
@@ -294,7 +294,7 @@ def refit(
             for r, (init, noise) in enumerate(seeds)
         ]
         opt = protocol.opt.model_copy(update={"epochs": epochs, "log_every": epochs})
-        result = compute.train(members, pool_x, pool_y, pool_x, pool_y, opt, compute_params, label)
+        result = backends.train(members, pool_x, pool_y, pool_x, pool_y, opt, compute_params, label)
         test_x, test_y = test
         for index, weights in enumerate(result.weights):
             method, replicate = group[index // len(seeds)], index % len(seeds)
