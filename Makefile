@@ -24,7 +24,7 @@ pull: $(STAMP)
 ## test: set up .venv, run the lint checks, then the test suite on 2 workers
 ## (pytest-xdist; loadscope keeps each module's tests, and its built pipeline, on one worker)
 test: $(STAMP) lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=10
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=25
 
 ## browser: install Chromium for the report's browser checks (Debian/Ubuntu, as root)
 browser:

@@ -100,7 +100,8 @@ def keras_fast_fit(
         data = data.shuffle(rows, reshuffle_each_iteration=True)
     data = data.batch(batch_size).repeat(epochs)
     steps = epochs * int(np.ceil(rows / batch_size))
-    history = model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
+    # The dataset is already shuffled per epoch; fit would ignore (and warn about) its own.
+    history = model.fit(data, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
     return float(history.history["loss"][-1])
 
 
