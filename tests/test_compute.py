@@ -40,6 +40,7 @@ def cluster_address() -> Iterator[str]:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # HTTP on a free loopback port
     ) as cluster:
         yield cluster.scheduler_address
 
@@ -187,6 +188,8 @@ def test_existing_cluster_from_the_environment(
             if process is not None:
                 process.terminate()
                 process.wait(timeout=60)
+        assert scheduler.stderr is not None
+        scheduler.stderr.close()
 
 
 def test_local_scheduler_starts_its_own_cluster_and_matches_local(

@@ -51,18 +51,18 @@ def test_a_killed_writer_leaves_the_old_file_and_the_next_write_cleans_up(
     target = tmp_path / "metrics.json"
     write_text(target, "old")
     root = Path(__file__).resolve().parents[1]
-    writer = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", KILLED_WRITER, str(target)],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,
-    )
-    assert writer.stdout is not None
-    deadline = time.monotonic() + 60
-    while writer.stdout.readline().strip() != "writing":
-        assert time.monotonic() < deadline and writer.poll() is None
-    writer.send_signal(signal.SIGKILL)  # no cleanup runs
-    writer.wait(timeout=30)
+    ) as writer:
+        assert writer.stdout is not None
+        deadline = time.monotonic() + 60
+        while writer.stdout.readline().strip() != "writing":
+            assert time.monotonic() < deadline and writer.poll() is None
+        writer.send_signal(signal.SIGKILL)  # no cleanup runs
+        writer.wait(timeout=30)
     leftovers = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
     assert len(leftovers) == 1 and leftovers[0].read_text() == "half of the new cont"
     assert target.read_text() == "old"

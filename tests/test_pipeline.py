@@ -340,9 +340,9 @@ def test_killed_stage_leaves_nothing_valid_and_rerun_matches(
     reference = metric_bytes(repo)
     shutil.rmtree(repo / "models" / "baseline")
     (repo / "metrics" / "baseline.json").unlink()
-    process = start_training(repo, "baseline", default_raw)
-    os.killpg(process.pid, signal.SIGKILL)  # kill hard, mid-training
-    process.wait()
+    with start_training(repo, "baseline", default_raw) as process:
+        os.killpg(process.pid, signal.SIGKILL)  # kill hard, mid-training
+        process.wait()
     assert not (repo / "models" / "baseline").exists()
     assert not (repo / "metrics" / "baseline.json").exists()
     assert "train@baseline" in dvc(repo, "status")
@@ -356,11 +356,11 @@ def test_interrupted_stage_exits_130_and_replaces_nothing(
 ) -> None:
     before = metric_bytes(repo)["input_noise.json"]
     models_before = weight_bytes(repo)["input_noise/weights.npz"]
-    process = start_training(repo, "input_noise", default_raw)
-    assert process.stderr is not None
-    process.send_signal(signal.SIGINT)  # Ctrl-C
-    rest = process.stderr.read()
-    assert process.wait(timeout=120) == 130
+    with start_training(repo, "input_noise", default_raw) as process:
+        assert process.stderr is not None
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        rest = process.stderr.read()
+        assert process.wait(timeout=120) == 130
     assert "interrupted; no output was replaced" in rest
     assert metric_bytes(repo)["input_noise.json"] == before
     assert weight_bytes(repo)["input_noise/weights.npz"] == models_before

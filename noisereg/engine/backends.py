@@ -101,6 +101,9 @@ def dask_client(compute: ComputeParams) -> Iterator[Any]:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # The scheduler still serves HTTP (health, metrics) without a dashboard, on
+                # :8787 unless told otherwise; a free loopback port lets two clusters coexist.
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             ) as cluster,
             Client(cluster) as client,
         ):

@@ -134,7 +134,8 @@ def read_weights(name: str) -> list[MLPWeights]:
     """Return the weights of every replicate of a variant, from models/<name>/weights.npz."""
 
     def reader(path: Path) -> list[MLPWeights]:
-        with np.load(path) as data:
+        # Opened here, not by np.load: it leaves its own handle open when the file is corrupt.
+        with path.open("rb") as handle, np.load(handle) as data:
             layers = sum(1 for key in data.files if key.startswith("kernel_"))
             kernels = [data[f"kernel_{i}"] for i in range(layers)]
             biases = [data[f"bias_{i}"] for i in range(layers)]
