@@ -32,7 +32,7 @@ browser:
 
 ## test-fast: lint and the tests not marked slow (a minute or two; for development)
 test-fast: $(STAMP) lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 ## lint: ruff (lint + format check) and mypy on the library
 lint: $(STAMP)

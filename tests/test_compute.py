@@ -28,8 +28,6 @@ from tests.conftest import ROOT, assert_same_weights, one_error_line, run_stage_
 
 distributed = pytest.importorskip("distributed")
 
-pytestmark = pytest.mark.slow  # Dask clusters and full grid runs
-
 
 @pytest.fixture(scope="module")
 def cluster_address() -> Iterator[str]:
@@ -51,6 +49,7 @@ def small(params: Params, **compute_changes: object) -> Params:
     return params.model_copy(update=dict(compute=settings))
 
 
+@pytest.mark.slow  # a Dask cluster or a stage process
 def test_grid_on_dask_equals_local(tiny_params: Params, split: Split, cluster_address: str) -> None:
     local = run_grid(split, small(tiny_params))
     remote = run_grid(split, small(tiny_params, backend="dask", scheduler=cluster_address))
@@ -71,6 +70,7 @@ def members(count: int) -> list[engine.Member]:
     ]
 
 
+@pytest.mark.slow  # a Dask cluster or a stage process
 def test_killed_worker_is_retried_and_results_are_identical(
     tiny_params: Params, split: Split, cluster_address: str
 ) -> None:
@@ -132,6 +132,7 @@ def test_environment_variable_overrides_the_scheduler(
     assert backends.scheduler_address(tiny_params.compute) == tiny_params.compute.scheduler
 
 
+@pytest.mark.slow  # a Dask cluster or a stage process
 def test_stage_with_unreachable_scheduler_exits_3_with_one_line(
     tmp_path: Path, default_raw: dict[str, Any]
 ) -> None:
@@ -146,6 +147,7 @@ def test_stage_with_unreachable_scheduler_exits_3_with_one_line(
     assert not (tmp_path / "metrics").exists() and not (tmp_path / "plots").exists()
 
 
+@pytest.mark.slow  # a Dask cluster or a stage process
 def test_existing_cluster_from_the_environment(
     tiny_params: Params, split: Split, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -192,6 +194,7 @@ def test_existing_cluster_from_the_environment(
         scheduler.stderr.close()
 
 
+@pytest.mark.slow  # a Dask cluster or a stage process
 def test_local_scheduler_starts_its_own_cluster_and_matches_local(
     tiny_params: Params, split: Split
 ) -> None:

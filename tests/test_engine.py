@@ -142,6 +142,7 @@ for width in range(1, 7):
 """
 
 
+@pytest.mark.slow  # a stage process that traces many loop shapes (> 20 s)
 def test_a_trace_per_loop_shape_is_not_reported_as_retracing() -> None:
     # Fresh processes: TensorFlow warns at most twice per function and process.
     def stderr_of(mode: str) -> str:
@@ -330,7 +331,11 @@ def test_a_group_larger_than_a_chunk_keeps_stream_sharers_together() -> None:
 
 @pytest.mark.parametrize(
     ("units", "blocks"),
-    [((16,), (3, 6, 3)), ((16,), (4, 5, 3)), ((16, 32), (2, 10))],
+    [
+        pytest.param((16,), (3, 6, 3), marks=pytest.mark.slow),  # > 10 s, see pyproject markers
+        ((16,), (4, 5, 3)),
+        pytest.param((16, 32), (2, 10), marks=pytest.mark.slow),
+    ],
     ids=["whole stream cycles (matmul scaling)", "cycles cut (gather)", "two layers, 2 + 10"],
 )
 def test_blocks_of_models_train_to_the_same_bits_as_the_whole_chunk(

@@ -306,6 +306,7 @@ def test_stage_exits_2_with_one_line_and_writes_nothing(
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow  # stage processes (> 10 s)
 def test_unknown_variant_and_missing_data(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "stages", tmp_path / "stages")
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
