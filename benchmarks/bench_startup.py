@@ -1,11 +1,12 @@
 """Time a stage process's start (imports) and exit as stages ran before and as they run now.
 
-Now: `stages/__init__.py` switches Python's cyclic garbage collector off while a stage
-imports its modules and loads TensorFlow without TensorFlow's eager import of all of Keras;
-`noisereg.cli.run_stage` freezes the imported objects (gc.freeze) before the stage body and
-again before the exit; scikit-learn is imported by the functions that use it (data.make_split,
-study.cv_splits), not when noisereg.data and noisereg.study load. Before: the collector on
-throughout, and Keras (what TensorFlow's `__init__` imported) and scikit-learn's
+Now: `stages/__init__.py` calls `noisereg.process_setup.start_stage_imports`, which switches
+Python's cyclic garbage collector off while a stage imports its modules and loads TensorFlow
+without TensorFlow's eager import of all of Keras; `noisereg.cli.run_stage` freezes the
+imported objects (gc.freeze) before the stage body and again before the exit; scikit-learn is
+imported by the functions that use it (data.reference.make_split,
+experiments.protocol.repeated_stratified_folds), not when those modules load. Before: the
+collector on throughout, and Keras (what TensorFlow's `__init__` imported) and scikit-learn's
 model_selection and datasets imported with the stage's modules. Side by side, alternating,
 best of ROUNDS. Start is from process launch to "imports done"; exit is from then to the
 process's end.

@@ -22,6 +22,7 @@ import yaml
 LIBRARY = "noisereg"
 # Modules that read files of their package at run time, and those files' directory.
 PACKAGE_DATA = {"noisereg/report/document.py": "noisereg/report/templates"}
+_TYPE_CHECKING = ("TYPE_CHECKING", "typing.TYPE_CHECKING")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -33,7 +34,8 @@ def imported_modules(path: Path) -> set[str]:
     type_only = {
         id(inner)
         for node in ast.walk(tree)
-        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+        if isinstance(node, ast.If)
+        and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
         for statement in node.body
         for inner in ast.walk(statement)
     }
@@ -41,6 +43,9 @@ def imported_modules(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if id(node) in type_only:
             continue
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            # The closure follows absolute names only; a relative import would drop deps.
+            raise ValueError(f"{path}: relative import; import noisereg modules by full name")
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(LIBRARY):
             found.add(node.module)
             # `from package import module` imports the module too.
@@ -96,23 +101,30 @@ def stage_deps(root: Path, stages: dict[str, dict]) -> dict[str, list[str]]:
 
 
 def rewrite(text: str, deps: dict[str, list[str]]) -> str:
-    """Return dvc.yaml's text with each stage's library deps replaced, all else unchanged."""
-    lines = text.splitlines(keepends=True)
-    out, stage, in_deps = [], None, False
-    for line in lines:
+    """Return dvc.yaml's text with each stage's library deps replaced, all else unchanged.
+
+    The library deps go right after the stage's script (`- stages/<name>.py`); a stage
+    without that line is an error, never a silently shorter list.
+    """
+    out, stage, in_deps, written = [], None, False, set()
+    for line in text.splitlines(keepends=True):
         stage_match = re.match(r"^  ([A-Za-z_][\w-]*):\s*$", line)
         if stage_match:
             stage, in_deps = stage_match.group(1), False
-        item = re.match(r"^(\s+)- (\S+)\s*$", line)
-        if re.match(r"^\s+deps:\s*$", line):
+        item = re.match(r"^(\s+)- (\S+)\s*(#.*)?$", line)
+        if re.match(r"^\s+deps:\s*(#.*)?$", line):
             in_deps = True
-        elif in_deps and not item and not line.lstrip().startswith("#"):
+        elif in_deps and not item and line.strip() and not line.lstrip().startswith("#"):
             in_deps = False
         if in_deps and item and item.group(2).startswith(LIBRARY + "/"):
             continue  # replaced below, after the stage script
         out.append(line)
         if in_deps and item and item.group(2).startswith("stages/") and stage in deps:
             out.extend(f"{item.group(1)}- {path}\n" for path in deps[stage])
+            written.add(stage)
+    missing = sorted(set(deps) - written)
+    if missing:
+        raise ValueError(f"dvc.yaml: no `- stages/<name>.py` dep in stage(s) {', '.join(missing)}")
     return "".join(out)
 
 

@@ -1,7 +1,7 @@
 """The model family: a ReLU MLP with Gaussian noise at declared places, and its weights.
 
 One `Net` describes both the architecture and where noise goes during training, in the
-order the layers apply it (the Keras stack in `models.build_model`):
+order the layers apply it (the Keras stack in `engine.keras_export.build_model`):
 
     x -> [+ input noise] -> for each hidden layer:
          Dense (kernel [+ weight noise]) -> [+ pre-activation noise] -> ReLU

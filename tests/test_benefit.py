@@ -14,7 +14,8 @@ from noisereg.data.synthetic import GENERATORS, class_sizes, generate
 from noisereg.experiments.benefit_map import run as benefit
 from noisereg.experiments.benefit_map import section as benefit_report
 from noisereg.experiments.benefit_map.summary import cv_choice, map_cells, n_star
-from noisereg.experiments.protocol import expected_calibration_error, training_draws
+from noisereg.experiments.fresh_draws import training_draws
+from noisereg.experiments.protocol import expected_calibration_error
 from noisereg.net import Net
 from noisereg.params import NONE, DatasetsParams, Params, parse_params
 from tests.conftest import ROOT, one_error_line, run_stage_in, tiny_raw

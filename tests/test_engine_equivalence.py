@@ -1,7 +1,7 @@
 """The batched engine reproduces keras.Model.fit: same losses, same predictions, same noise law.
 
 Every noise placement of `Net` is checked against the matching Keras layer stack
-(`models.build_model`); weight noise, which Keras has no layer for, against the small
+(`keras_export.build_model`); weight noise, which Keras has no layer for, against the small
 `NoisyDense` layer below, which states the definition in Keras terms.
 """
 

@@ -81,7 +81,7 @@ def _blobs(n0: int, n1: int, settings: Any, seed: int) -> tuple[np.ndarray, np.n
 
 
 # name -> generator(n0, n1, settings, seed): a new dataset is a settings model in
-# noisereg/params.py (a field of DatasetsParams) and one entry here.
+# noisereg/params/sections.py (a field of DatasetsParams) and one entry here.
 GENERATORS: dict[str, Callable[[int, int, Any, int], tuple[np.ndarray, np.ndarray]]] = {
     "circles": _circles,
     "moons": _moons,

@@ -19,21 +19,21 @@ from typing import Any
 import numpy as np
 
 from noisereg.engine import trainer
-from noisereg.engine.plan import plan_chunks
+from noisereg.engine.plan import Member, plan_chunks
 from noisereg.errors import ComputeError
-from noisereg.params import ComputeParams
+from noisereg.params import ComputeParams, Optimization
 
 # Overrides compute.scheduler, so a cluster address need not be committed to params.yaml.
 SCHEDULER_ENV = "NOISEREG_DASK_SCHEDULER"
 
 
 def train(
-    members: Sequence[trainer.Member],
+    members: Sequence[Member],
     train_x: np.ndarray,
     train_y: np.ndarray,
     val_x: np.ndarray,
     val_y: np.ndarray,
-    opt: trainer.Optimization,
+    opt: Optimization,
     compute: ComputeParams,
     label: str,
     on_progress: Callable[[int, int], None] | None = None,

@@ -493,7 +493,7 @@ class LockstepLoop:
     Each chunk runs its own ops (`BatchedLoop`), so its floats are those it gets alone; what
     the chunks share is the loop and each step's draws (`StepDraws.drawn`). The engine
     bundles only chunks whose common placements draw the same streams, with the same
-    update counts, at the same shapes (`engine.plan_bundles`). One chunk is a bundle of one.
+    update counts, at the same shapes (`plan.plan_bundles`). One chunk is a bundle of one.
     """
 
     def __init__(self, shapes: tuple[LoopShape, ...]) -> None:

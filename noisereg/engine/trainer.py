@@ -268,7 +268,7 @@ class _Chunk:
 
 
 class _Bundle:
-    """Chunks trained side by side in one compiled loop (`batched.LockstepLoop`)."""
+    """Chunks trained side by side in one compiled loop (`loop.LockstepLoop`)."""
 
     def __init__(self, chunks: list[_Chunk]) -> None:
         self.chunks = chunks

@@ -293,7 +293,7 @@ class BlobsParams(Section):
 
 
 class DatasetsParams(Section):
-    """The `datasets` section: each generator's settings (noisereg/datasets.py draws them)."""
+    """The `datasets` section: each generator's settings (noisereg/data/synthetic.py draws them)."""
 
     circles: CirclesParams = Field(description="concentric circles, the reference's generator")
     moons: MoonsParams = Field(description="two interleaved half circles")

@@ -21,13 +21,15 @@ from noisereg.data.synthetic import generate
 from noisereg.engine import backends
 from noisereg.engine import trainer as engine
 from noisereg.engine.randomness import derive_seed
-from noisereg.experiments.protocol import (
-    correct_count,
+from noisereg.experiments.fresh_draws import (
     fresh_draw_optimization,
     fresh_draw_seeds,
-    test_scores,
     test_seed,
     training_draws,
+)
+from noisereg.experiments.protocol import (
+    correct_count,
+    test_scores,
 )
 from noisereg.net import Net, exact_logits, placement_net
 from noisereg.params import NONE, Params

@@ -22,7 +22,7 @@ from noisereg.io import (
 )
 from noisereg.net import MLPWeights
 
-if TYPE_CHECKING:  # the study's result types only; importing study would load TensorFlow
+if TYPE_CHECKING:  # the study's result types only; importing run would load TensorFlow
     from noisereg.experiments.reference.run import GridResult, ReplicateRun
 
 REPLICATE_COLUMNS = [

@@ -28,16 +28,18 @@ from noisereg.data.synthetic import generate
 from noisereg.engine import backends
 from noisereg.engine import trainer as engine
 from noisereg.engine.randomness import derive_seed
+from noisereg.experiments.fresh_draws import (
+    fresh_draw_optimization,
+    fresh_draw_seeds,
+    test_seed,
+    training_draws,
+)
 from noisereg.experiments.protocol import (
     correct_count,
     fixed_split_seeds,
-    fresh_draw_optimization,
-    fresh_draw_seeds,
     log_loss,
     repeated_stratified_folds,
     test_scores,
-    test_seed,
-    training_draws,
 )
 from noisereg.net import Net, exact_logits
 from noisereg.params import (
