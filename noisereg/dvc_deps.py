@@ -70,19 +70,19 @@ def library_closure(root: Path, script: Path) -> set[str]:
     Importing a module runs the __init__.py of every package above it, so those count too.
     """
     pending, seen = imported_modules(script), set()
+    files: set[str] = set()
     while pending:
-        module = pending.pop()
-        parts = module.split(".")
+        parts = pending.pop().split(".")
         for depth in range(1, len(parts) + 1):
             name = ".".join(parts[:depth])
             if name in seen:
                 continue
+            seen.add(name)
             path = module_path(root, name)
             if path is None:  # a name imported from a module, not a module itself
                 continue
-            seen.add(name)
+            files.add(path.relative_to(root).as_posix())
             pending |= imported_modules(path)
-    files = {module_path(root, m).relative_to(root).as_posix() for m in seen}  # type: ignore[union-attr]
     files |= {data for module, data in PACKAGE_DATA.items() if module in files}
     return files
 
