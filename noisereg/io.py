@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -176,11 +176,16 @@ def read_object(path: Path, producer: str) -> dict[str, Any]:
     return payload
 
 
-def read_csv(path: str | Path, producer: str, columns: list[str]) -> pd.DataFrame:
-    """Return a CSV written by `producer`, checked to have `columns` and at least one row."""
+def read_csv(
+    path: str | Path, producer: str, columns: list[str], text: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Return a CSV written by `producer`, checked to have `columns` and at least one row.
+
+    `text` columns are read as strings as written (e.g. '0110', which would parse as 110).
+    """
 
     def reader(p: Path) -> pd.DataFrame:
-        frame = pd.read_csv(p)
+        frame = pd.read_csv(p, dtype=dict.fromkeys(text, str))
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise ValueError(f"missing columns {', '.join(missing)}")

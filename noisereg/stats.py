@@ -1,160 +1,166 @@
-"""Summaries over seeds: bootstrap intervals, exact paired tests, Holm, equivalence verdicts.
+"""Intervals for the study's two designs and the one verdict rule every section uses.
 
 Accuracies are counts: k correct of n points. Every function that summarizes accuracy takes
-the integer counts and divides once at the end, so equal results are equal numbers (k/70
-stored as a float rounds differently depending on how it was computed, which breaks ties in
-ranks and comparisons).
+the integer counts (or 0/1 per point) and divides once at the end, so equal results are
+equal numbers and the numbers are the same on any machine.
+
+Two designs, two interval methods (coverage checked on the study's own data by
+tests/test_coverage.py):
+
+- Fixed split (the reference's 30/70 split): every model is scored on the same 70 test
+  points, so a result depends on the seed and on which 70 points were drawn. The pigeonhole
+  bootstrap (Owen 2007) resamples seeds (rows) and test points (columns) of the per-point
+  correctness together; a paired difference resamples the difference matrix, so both arms
+  see the same seeds and the same points.
+- Fresh draws (benefit map, regularizers on generated data): every draw trains on its own
+  training set and is scored on a 10,000-point test set, so the draws are independent
+  replicates: Student's t over the draws.
+
+A verdict belongs to a section's primary comparisons only (its `Family`): the interval at
+the family-wise level decides helped / hurt / no practical difference / inconclusive on the
+margin, through `verdict` and nothing else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-if TYPE_CHECKING:
-    from noisereg.params import ReportParams
-
-PAIRED_TEST = (
-    "Wilcoxon signed-rank on the paired differences in correct counts, two-sided, zero "
-    "differences dropped; exact without ties, otherwise with scipy's tie handling"
+FIXED_SPLIT_CI = (
+    "pigeonhole bootstrap over seeds x test points of the per-point correctness (Owen 2007), "
+    "percentile"
 )
-CI_METHOD = "BCa bootstrap over seeds (percentile where BCa is undefined)"
+FRESH_DRAWS_CI = "Student t over the independent draws"
+SEEDS_CI = "Student t over seeds (the training points are fixed: no point resampling)"
 VERDICT_RULE = (
-    "helped / hurt: the multiplicity-adjusted interval of the paired difference lies entirely "
-    "beyond +margin / -margin; no practical difference: entirely inside (-margin, +margin); "
+    "helped / hurt: the family-wise interval of the paired difference lies entirely beyond "
+    "+margin / -margin; no practical difference: entirely inside (-margin, +margin); "
     "inconclusive: otherwise"
 )
 VERDICTS = ("helped", "hurt", "no practical difference", "inconclusive")
+# Metrics stay numbers: a verdict is written as its code.
+VERDICT_CODES = {"helped": 1, "no practical difference": 0, "hurt": -1, "inconclusive": 2}
+# The power at which the minimum detectable effect is stated.
+POWER = 0.8
 
 
-def summarize(
+@dataclass(frozen=True)
+class Family:
+    """A section's primary comparisons: the only ones that get verdicts.
+
+    Verdicts use intervals at the Bonferroni level over the whole family, so the chance
+    that any verdict of the section rests on an interval that misses is at most
+    1 - confidence.
+    """
+
+    description: str  # what the family holds, as the report states it
+    size: int
+    confidence: float
+    margin: float
+
+    @property
+    def level(self) -> float:
+        """Return the level of each decision interval (Bonferroni over the family)."""
+        return 1.0 - (1.0 - self.confidence) / max(self.size, 1)
+
+
+def t_interval(
     values: ArrayLike,
     confidence: float,
-    seed: int,
-    resamples: int,
     scale: float = 1.0,
+    bounds: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """Return mean, sample std and a bootstrap interval of the mean of `values / scale`.
+    """Return mean, sample std, standard error and Student's t interval of `values / scale`.
 
-    `values` are the raw per-seed numbers (integer counts for accuracies, with `scale` the
-    number of points). The percentile-based interval lies inside the range of the data, so an
-    accuracy interval never leaves [0, 1]. When every seed gave the same value there is no
-    spread to resample: the interval is the value itself and `identical` says so.
+    `values` are the raw per-draw numbers (integer counts for accuracies, with `scale` the
+    number of points). `bounds` clip the interval to what the quantity can be (an accuracy
+    never leaves [0, 1]). When every value is the same there is no spread to estimate: the
+    interval is the value itself and `identical` says so.
     """
     data = np.asarray(values, dtype=np.float64)
     if data.size == 0:
-        raise ValueError("summarize() needs at least one value")
+        raise ValueError("t_interval() needs at least one value")
     mean = float(data.sum() / (data.size * scale))
     if data.size == 1:
-        return {"mean": mean, "std": None, "ci_low": None, "ci_high": None, "identical": True}
+        return {"mean": mean, "std": None, "se": None, "df": None, "ci_low": None,
+                "ci_high": None, "identical": True}  # fmt: skip
     std = float(data.std(ddof=1) / scale)
+    se, df = std / np.sqrt(data.size), data.size - 1
     if np.all(data == data[0]):
-        return {"mean": mean, "std": 0.0, "ci_low": mean, "ci_high": mean, "identical": True}
-    low, high = bootstrap_interval(data, confidence, seed, resamples)
-    return {
-        "mean": mean,
-        "std": std,
-        "ci_low": float(low / scale),
-        "ci_high": float(high / scale),
-        "identical": False,
-    }
+        return {"mean": mean, "std": 0.0, "se": 0.0, "df": df, "ci_low": mean,
+                "ci_high": mean, "identical": True}  # fmt: skip
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"mean": mean, "std": std, "se": se, "df": df, "ci_low": low, "ci_high": high,
+            "identical": False}  # fmt: skip
 
 
-def summarize_with(report: ReportParams, values: ArrayLike, scale: float = 1.0) -> dict[str, Any]:
-    """Return `summarize` of `values / scale` at the report section's level and bootstrap."""
-    return summarize(
-        values, report.confidence, report.bootstrap_seed, report.bootstrap_resamples, scale
-    )
+def points_matrix(records: Iterable[str]) -> np.ndarray:
+    """Return per-point correctness strings ('0110...', one per seed) as a seeds x points array."""
+    rows = [np.frombuffer(str(r).encode("ascii"), dtype=np.uint8) - ord("0") for r in records]
+    if len({len(r) for r in rows}) != 1:
+        raise ValueError("per-point records differ in length")
+    matrix = np.stack(rows).astype(np.int64)
+    if matrix.size and (matrix.min() < 0 or matrix.max() > 1):
+        raise ValueError("a per-point record holds something other than 0 and 1")
+    return matrix
 
 
-def bootstrap_interval(
-    data: np.ndarray, confidence: float, seed: int, resamples: int
-) -> tuple[float, float]:
-    """Return the BCa bootstrap interval of the mean; percentile where BCa is undefined.
+def pigeonhole_means(matrix: np.ndarray, seed: int, resamples: int) -> np.ndarray:
+    """Return `resamples` means of the matrix with rows and columns resampled independently.
 
-    BCa needs a spread of jackknife means; with two distinct values it can return NaN, and
-    the percentile interval is then the honest fallback.
+    A resample's mean is (row counts) . matrix . (column counts) / (rows x columns), with the
+    counts drawn multinomially. The products are integers far below 2**53, so the float64
+    matrix product (fast BLAS) is exact and the same on every machine.
     """
-    for method in ("BCa", "percentile"):
-        result = stats.bootstrap(
-            (data,),
-            np.mean,
-            confidence_level=confidence,
-            n_resamples=resamples,
-            method=method,
-            rng=np.random.default_rng(seed),
-        )
-        low, high = result.confidence_interval
-        if np.isfinite(low) and np.isfinite(high):
-            # BCa can place an end a rounding error beyond the data; clip to the data's range.
-            return max(float(low), float(data.min())), min(float(high), float(data.max()))
-    raise ValueError("bootstrap interval undefined")  # percentile is always finite
+    rows, columns = matrix.shape
+    rng = np.random.default_rng(seed)
+    row_counts = rng.multinomial(rows, np.full(rows, 1.0 / rows), size=resamples)
+    column_counts = rng.multinomial(columns, np.full(columns, 1.0 / columns), size=resamples)
+    weighted = row_counts.astype(np.float64) @ np.asarray(matrix, dtype=np.float64)
+    totals = np.einsum("bc,bc->b", weighted, column_counts.astype(np.float64))
+    return totals / (rows * columns)
 
 
-def wilcoxon_p(differences: ArrayLike) -> float | None:
-    """Return the two-sided Wilcoxon signed-rank p of integer paired differences.
-
-    Tied magnitudes share ranks because the differences are exact integers (scipy then
-    corrects the variance, or enumerates the null for small samples). 1.0 when every
-    difference is 0.
-    """
-    data = np.asarray(differences)
-    if data.size < 2:
-        return None
-    if not np.any(data != 0):
-        return 1.0
-    result = stats.wilcoxon(data.astype(np.int64), zero_method="wilcox", alternative="two-sided")
-    return float(result.pvalue)
-
-
-def paired_comparison(
-    variant_correct: ArrayLike,
-    reference_correct: ArrayLike,
-    n_points: int,
-    confidence: float,
-    seed: int,
-    resamples: int,
+def pigeonhole_interval(
+    matrix: np.ndarray, confidence: float, seed: int, resamples: int, scale: float = 1.0
 ) -> dict[str, Any]:
-    """Return the paired accuracy difference (variant - reference) and its Wilcoxon p.
+    """Return mean, spread over seeds, standard error and pigeonhole interval of `matrix / scale`.
 
-    Inputs are correct counts per seed on the same `n_points` test points.
+    `matrix` holds integers, seeds x test points (0/1 correctness, or a paired difference of
+    two such matrices). `std` is the spread of the per-seed means (0: every seed gave the
+    same result); `se` is the bootstrap standard error, which includes the test points.
     """
-    a, b = np.asarray(variant_correct), np.asarray(reference_correct)
-    if a.shape != b.shape:
-        raise ValueError(f"paired samples differ in size: {a.size} vs {b.size}")
-    differences = a.astype(np.int64) - b.astype(np.int64)
-    return {
-        "diff": summarize(differences, confidence, seed, resamples, scale=n_points),
-        "p_value": wilcoxon_p(differences),
-    }
-
-
-def holm(p_values: Mapping[str, float | None]) -> dict[str, float | None]:
-    """Return Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
-    present = sorted((p, name) for name, p in p_values.items() if p is not None)
-    adjusted: dict[str, float | None] = {name: None for name, p in p_values.items() if p is None}
-    running = 0.0
-    for rank, (p, name) in enumerate(present):
-        running = max(running, min(1.0, (len(present) - rank) * p))
-        adjusted[name] = running
-    return adjusted
-
-
-def adjusted_confidence(confidence: float, comparisons: int) -> float:
-    """Return the Bonferroni-adjusted level for `comparisons` simultaneous intervals."""
-    return 1.0 - (1.0 - confidence) / max(comparisons, 1)
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.size == 0:
+        raise ValueError("pigeonhole_interval() needs a non-empty seeds x points matrix")
+    rows, columns = matrix.shape
+    mean = float(matrix.sum() / (matrix.size * scale))
+    # The spread of the per-seed totals, divided once: equal seeds give exactly 0.
+    totals = matrix.sum(axis=1).astype(np.float64)
+    std = float(totals.std(ddof=1) / (columns * scale)) if rows > 1 else None
+    if np.all(matrix == matrix.flat[0]):
+        return {"mean": mean, "std": std, "se": 0.0, "ci_low": mean, "ci_high": mean,
+                "identical": True}  # fmt: skip
+    means = pigeonhole_means(matrix, seed, resamples) / scale
+    low, high = np.quantile(means, [0.5 - confidence / 2, 0.5 + confidence / 2])
+    return {"mean": mean, "std": std, "se": float(means.std(ddof=1)), "ci_low": float(low),
+            "ci_high": float(high), "identical": False}  # fmt: skip
 
 
 def verdict(low: float | None, high: float | None, margin: float) -> str:
     """Return the practical-equivalence verdict of an interval on a paired difference.
 
-    One rule decides both direction and certainty (Kruschke's ROPE, as in Benavoli et al.
-    2017): the interval must clear the margin to count as an effect, and must sit inside it
-    to count as no practical difference.
+    The study's one rule (Kruschke's ROPE, as in Benavoli et al. 2017): the interval must
+    clear the margin to count as an effect, and must sit inside it to count as no practical
+    difference. Every section's verdicts come from here (tests/test_verdicts.py).
     """
     if low is None or high is None:
         return "inconclusive"
@@ -167,17 +173,50 @@ def verdict(low: float | None, high: float | None, margin: float) -> str:
     return "inconclusive"
 
 
-def column_interval(row: Any, column: str) -> str:
+def minimum_detectable_effect(spread: Mapping[str, Any], family: Family) -> float | None:
+    """Return the smallest true difference the family-wise interval would call helped at POWER.
+
+    margin + (q(1 - alpha/2) + q(POWER)) x standard error, at the family's level; q is
+    Student's t with the draws' degrees of freedom, or the normal for the bootstrap.
+    """
+    se = spread.get("se")
+    if se is None:
+        return None
+    df = spread.get("df")
+    quantile = stats.norm.ppf if df is None else (lambda p: stats.t.ppf(p, df))
+    return float(family.margin + (quantile(0.5 + family.level / 2) + quantile(POWER)) * se)
+
+
+def judge(decision: Mapping[str, Any], shown: Mapping[str, Any], family: Family) -> dict[str, Any]:
+    """Return a primary comparison's record: the shown interval, the decision and its verdict.
+
+    `shown` is the difference's summary at the family's confidence, `decision` the same
+    difference at the family's level. The verdict is `verdict` of the decision interval.
+    """
+    outcome = verdict(decision["ci_low"], decision["ci_high"], family.margin)
+    return {
+        "diff": dict(shown),
+        "decision_low": decision["ci_low"],
+        "decision_high": decision["ci_high"],
+        "verdict": outcome,
+        "verdict_code": VERDICT_CODES[outcome],
+        "mde": minimum_detectable_effect(shown, family),
+    }
+
+
+def column_interval(row: Any, column: str, signed: bool = True) -> str:
     """Return a row's `column` with its `<column>_low`/`_high` as '+0.012 [+0.003, +0.020]'.
 
     `row` is a mapping (a records dict) or has attribute access (a pandas row, an
-    itertuples tuple); without an interval the value stands alone.
+    itertuples tuple); without an interval the value stands alone. `signed` is for
+    differences; an accuracy is written without signs.
     """
     names = [column + suffix for suffix in ("", "_low", "_high")]
     if isinstance(row, Mapping):
         mean, low, high = (row[name] for name in names)
     else:
         mean, low, high = (getattr(row, name) for name in names)
+    number = "+.3f" if signed else ".3f"
     if low is None or high is None or np.isnan(low) or np.isnan(high):
-        return f"{mean:+.3f}"
-    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
+        return f"{mean:{number}}"
+    return f"{mean:{number}} [{low:{number}}, {high:{number}}]"

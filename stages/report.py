@@ -5,12 +5,14 @@ from noisereg.data.reference import dataset_dir, load_split
 from noisereg.experiments.benefit_map import outputs as benefit_outputs
 from noisereg.experiments.benefit_map.section import BenefitMap
 from noisereg.experiments.benefit_map.section import section as benefit_section
+from noisereg.experiments.benefit_map.summary import map_family
 from noisereg.experiments.reference import outputs as reference_outputs
 from noisereg.experiments.reference.section import ReferenceResults
 from noisereg.experiments.reference.section import section as reference_section
 from noisereg.experiments.regularizers import outputs as regularizer_outputs
 from noisereg.experiments.regularizers.section import RegularizerResults
 from noisereg.experiments.regularizers.section import section as regularizer_section
+from noisereg.experiments.regularizers.summary import primary_family as regularizer_family
 from noisereg.io import read_csv, read_object
 from noisereg.params import DATASETS, REPORT_SECTIONS, Params, load_params, read_raw_params
 from noisereg.report import provenance
@@ -56,6 +58,7 @@ def read_reference(params: Params) -> ReferenceResults:
 
 def read_benefit_map(params: Params) -> BenefitMap:
     outputs, bm = benefit_outputs, params.benefit_map
+    family = map_family(params)
     return BenefitMap(
         cells=read_csv(outputs.BENEFIT_MAP_PATH, "summarize", outputs.BENEFIT_MAP_COLUMNS),
         curves=read_csv(outputs.BENEFIT_CURVES_PATH, "summarize", outputs.BENEFIT_CURVE_COLUMNS),
@@ -67,16 +70,21 @@ def read_benefit_map(params: Params) -> BenefitMap:
             f"{params.variants['baseline'].net.hidden_units[0]} units, "
             f"{params.train.epochs} epochs)"
         ),
+        family=family.description,
+        decision_confidence=family.level,
+        margin=family.margin,
     )
 
 
 def read_regularizers(params: Params) -> RegularizerResults:
     outputs = regularizer_outputs
+    table = read_csv(outputs.REGULARIZERS_PLOT_PATH, "summarize", outputs.REGULARIZER_TABLE_COLUMNS)
+    family = regularizer_family(int(table["primary"].sum()), params.report)
     return RegularizerResults(
-        table=read_csv(
-            outputs.REGULARIZERS_PLOT_PATH, "summarize", outputs.REGULARIZER_TABLE_COLUMNS
-        ),
+        table=table,
         ranking=read_object(outputs.REGULARIZERS_METRICS_PATH, "summarize")["friedman"],
+        family=family.description,
+        decision_confidence=family.level,
     )
 
 

@@ -30,7 +30,7 @@ def summarize_benefit_map(params: Params) -> None:
     cells, curves = [], []
     for name in params.benefit_map.datasets:
         replicates, cv, _ = benefit_outputs.read_dataset(name)
-        cells.append(benefit_summary.map_cells(name, replicates, params.report))
+        cells.append(benefit_summary.map_cells(name, replicates, params))
         curves.append(benefit_summary.learning_curves(name, replicates, cv, params))
     cell_table, curve_table = (
         pd.concat(cells, ignore_index=True),
@@ -39,19 +39,21 @@ def summarize_benefit_map(params: Params) -> None:
     write_csv(benefit_outputs.BENEFIT_MAP_PATH, cell_table)
     write_csv(benefit_outputs.BENEFIT_CURVES_PATH, curve_table)
     write_json(
-        benefit_outputs.BENEFIT_METRICS_PATH, benefit_summary.headline(cell_table, curve_table)
+        benefit_outputs.BENEFIT_METRICS_PATH,
+        benefit_summary.headline(cell_table, curve_table, params.report.equivalence_margin),
     )
 
 
 def summarize_regularizers(params: Params) -> None:
     frames = regularizer_outputs.read_comparison()
-    table = regularizer_summary.table(frames["per_seed"], frames["chosen"], params.report)
+    table = regularizer_summary.table(
+        frames["per_seed"], frames["chosen"], frames["test_points"], params.report
+    )
     ranking = regularizer_summary.friedman(table, params.report.confidence)
     write_csv(regularizer_outputs.REGULARIZERS_PLOT_PATH, table)
-    candidates = params.regularizers.candidates
     write_json(
         regularizer_outputs.REGULARIZERS_METRICS_PATH,
-        regularizer_summary.headline(table, ranking, candidates),
+        regularizer_summary.headline(table, ranking),
     )
 
 

@@ -13,11 +13,18 @@ import pytest
 from noisereg.data.synthetic import GENERATORS, class_sizes, generate
 from noisereg.experiments.benefit_map import run as benefit
 from noisereg.experiments.benefit_map import section as benefit_report
-from noisereg.experiments.benefit_map.summary import cv_choice, map_cells, n_star
+from noisereg.experiments.benefit_map.summary import (
+    NEVER_HELPED,
+    NOT_REACHED,
+    cv_choice,
+    map_cells,
+    n_star,
+)
 from noisereg.experiments.fresh_draws import training_draws
 from noisereg.experiments.protocol import expected_calibration_error
 from noisereg.net import Net
 from noisereg.params import NONE, DatasetsParams, Params, parse_params
+from noisereg.stats import VERDICT_CODES, verdict
 from tests.conftest import ROOT, one_error_line, run_stage_in, tiny_raw
 
 
@@ -94,7 +101,7 @@ def mapped(small: Params) -> benefit.DatasetMap:
 def test_a_stddev_of_zero_has_a_benefit_of_exactly_zero(
     small: Params, mapped: benefit.DatasetMap
 ) -> None:
-    cells = map_cells("xor", mapped.replicates, small.report)
+    cells = map_cells("xor", mapped.replicates, small)
     zero = cells[cells["stddev"] == 0.0]
     assert len(zero) == len(small.benefit_map.sizes) * len(small.benefit_map.placements)
     for measure in ("acc", "loss", "ece"):
@@ -147,29 +154,52 @@ def test_expected_calibration_error_known_answers(
     assert expected_calibration_error(logits, np.asarray(labels)) == pytest.approx(expected)
 
 
-def cells_with_lows(lows: dict[int, list[float]]) -> pd.DataFrame:
+MARGIN = 0.01
+
+
+def decided(mean: float, low: float, high: float) -> dict[str, float]:
+    """Return a cell's accuracy columns, its verdict as summarize decides it (stats.verdict)."""
+    return {
+        "acc_diff": mean,
+        "acc_decision_low": low,
+        "acc_decision_high": high,
+        "acc_verdict": VERDICT_CODES[verdict(low, high, MARGIN)],
+    }
+
+
+def cells_with_bounds(bounds: dict[int, list[tuple[float, float]]]) -> pd.DataFrame:
+    """Return one placement's cells from n -> the (low, high) decision bounds of two stddevs."""
     return pd.DataFrame(
         [
-            {"n_train": n, "stddev": s, "acc_diff": low + 0.01, "acc_diff_low": low}
-            for n, values in lows.items()
-            for s, low in zip((0.1, 0.3), values, strict=True)
+            {"n_train": n, "stddev": s, **decided((low + high) / 2, low, high)}
+            for n, pairs in bounds.items()
+            for s, (low, high) in zip((0.1, 0.3), pairs, strict=True)
         ]
     )
 
 
+HELPS, OPEN, SMALL = (0.02, 0.06), (-0.02, 0.03), (-0.03, 0.005)  # helped, ?, < margin
+
+
 @pytest.mark.parametrize(
-    ("lows", "expected"),
+    ("bounds", "expected"),
     [
-        ({10: [0.02, -0.1], 30: [-0.01, 0.01], 90: [-0.02, -0.03], 270: [-0.1, -0.2]}, 90),
-        ({10: [0.02, -0.1], 30: [-0.01, -0.01], 90: [0.01, -0.03], 270: [-0.1, -0.2]}, 270),
-        ({10: [0.02, -0.1], 30: [0.01, 0.01], 90: [0.02, -0.03], 270: [-0.1, 0.03]}, None),
-        ({10: [-0.02, -0.1], 30: [-0.01, -0.01], 90: [-0.02, -0.03], 270: [-0.1, -0.2]}, 10),
+        # Helped at 10; at 30 a gain beyond the margin is still possible; from 90 on every
+        # stddev's upper bound is below the margin.
+        ({10: [HELPS, OPEN], 30: [OPEN, SMALL], 90: [SMALL, SMALL], 270: [SMALL, SMALL]}, 90),
+        # Below the margin at 30, open again at 90: the threshold is where it stays below.
+        ({10: [HELPS, SMALL], 30: [SMALL, SMALL], 90: [OPEN, SMALL], 270: [SMALL, SMALL]}, 270),
+        # Still open at the largest size: not reached, not a size.
+        ({10: [HELPS, OPEN], 30: [SMALL, SMALL], 90: [SMALL, SMALL], 270: [SMALL, OPEN]}, -1),
+        # Never helped anywhere: 'never', not the smallest size (the old n* said 10 here).
+        ({10: [SMALL, OPEN], 30: [SMALL, SMALL], 90: [SMALL, SMALL], 270: [SMALL, SMALL]}, 0),
     ],
 )
-def test_n_star_is_where_no_stddev_helps_any_more(
-    lows: dict[int, list[float]], expected: int | None
+def test_n_star_is_where_no_stddev_can_help_any_more(
+    bounds: dict[int, list[tuple[float, float]]], expected: int
 ) -> None:
-    assert n_star(cells_with_lows(lows)) == expected
+    assert n_star(cells_with_bounds(bounds), MARGIN) == expected
+    assert (NOT_REACHED, NEVER_HELPED) == (-1, 0)
 
 
 def test_unknown_map_dataset_exits_2_and_writes_nothing(tmp_path: Path) -> None:
@@ -190,7 +220,10 @@ def test_noiseless_cell_is_first_and_every_placement_is_mapped(small: Params) ->
 
 
 def map_frame(acc: dict[tuple[int, float], tuple[float, float, float]]) -> pd.DataFrame:
-    """Return map cells of one dataset and placement from (n, stddev) -> (mean, low, high)."""
+    """Return map cells of one dataset and placement from (n, stddev) -> (mean, low, high).
+
+    (low, high) is the family-wise decision interval; the shown one is a little narrower.
+    """
     return pd.DataFrame(
         [
             {
@@ -198,9 +231,10 @@ def map_frame(acc: dict[tuple[int, float], tuple[float, float, float]]) -> pd.Da
                 "n_train": n,
                 "placement": "input",
                 "stddev": s,
-                "acc_diff": mean,
-                "acc_diff_low": low,
-                "acc_diff_high": high,
+                **decided(mean, low, high),
+                "acc_diff_low": low + 0.005,
+                "acc_diff_high": high - 0.005,
+                "acc_mde": 0.05,
                 **{f"{m}_diff{e}": 0.0 for m in ("loss", "ece") for e in ("", "_low", "_high")},
             }
             for (n, s), (mean, low, high) in acc.items()
@@ -213,24 +247,26 @@ def test_the_sentences_say_where_noise_helps_stops_and_hurts() -> None:
         {
             (10, 0.1): (0.08, 0.05, 0.11),
             (10, 1.0): (0.02, -0.01, 0.05),
-            (30, 0.1): (0.03, 0.01, 0.05),
+            (30, 0.1): (0.03, 0.015, 0.05),
             (30, 1.0): (-0.01, -0.03, 0.01),
-            (90, 0.1): (0.00, -0.01, 0.01),
+            (90, 0.1): (0.00, -0.008, 0.008),
             (90, 1.0): (-0.06, -0.09, -0.03),
         }
     )
-    text = benefit_report.placement_sentence("moons", "input", cells)
+    text = benefit_report.placement_sentence("moons", "input", cells, MARGIN)
     assert text == (
         "moons, input noise: helped at n = 10, 30, most at n = 10 with stddev 0.1 "
-        "(+0.080 [+0.050, +0.110]); from n = 90 on no stddev helped (n* = 90). It hurt in 1 "
-        "of 6 cells, most at n = 90 with stddev 1 (-0.060 [-0.090, -0.030])."
+        "(+0.080 [+0.055, +0.105]); from n = 90 on every stddev's gain is shown to stay below "
+        "the margin (n* = 90). It hurt in 1 of 6 cells, most at n = 90 with stddev 1 "
+        "(-0.060 [-0.085, -0.035])."
     )
-    never = map_frame({(10, 0.1): (0.0, -0.02, 0.02), (30, 0.1): (0.01, -0.01, 0.03)})
-    assert "no stddev raised test accuracy at any size" in benefit_report.placement_sentence(
-        "moons", "input", never
+    # A gain whose interval excludes 0 but not the margin is not 'helped'.
+    never = map_frame({(10, 0.1): (0.012, 0.004, 0.02), (30, 0.1): (0.01, -0.01, 0.03)})
+    assert "no cell was called helped at any size (n* = never)" in (
+        benefit_report.placement_sentence("moons", "input", never, MARGIN)
     )
     (overview,) = benefit_report.overview(cells)
     assert overview == (
-        "Input noise helped at some stddev on 1 of 1 datasets at n = 10 (moons) and on 0 of 1 "
-        "at n = 90 (none)."
+        "Input noise helped (beyond the margin, family-wise) at some stddev on 1 of 1 datasets "
+        "at n = 10 (moons) and on 0 of 1 at n = 90 (none)."
     )

@@ -141,12 +141,19 @@ def test_verdict_and_ranks_come_from_the_numbers(small: Params) -> None:
     ]
     per_seed = pd.concat([f[0] for f in frames], ignore_index=True)
     chosen = pd.concat([f[1] for f in frames], ignore_index=True)
-    rows = table(per_seed, chosen, small.report)
+    no_points = pd.DataFrame(columns=["method", "replicate", "test_points", "dataset"])
+    rows = table(per_seed, chosen, no_points, small.report)
+    # Primary: CV's noise pick and the combination on each of 3 datasets; only they decide.
+    assert rows["primary"].sum() == 6
+    assert rows.loc[~rows["primary"], "verdict"].isna().all()
     a = rows[rows["dataset"] == "a"]
-    text, against, adds = dataset_verdict(a, margin=0.01)
+    text, against, adds = dataset_verdict(a)
     assert (against, adds) == ("helped", "no practical difference")
     assert text.startswith("a: CV picked l2 0.1 as the best non-noise method (test accuracy 0.753)")
     assert "noise beats it: +0.050 [+0.050, +0.050]" in text
+    # Accuracies are written without signs; differences with.
+    row = context(rows, friedman(rows, confidence=0.95), margin=0.01)["rows"][0]
+    assert not row["test"].startswith("+") and row["vs_none"].startswith(("+", "-"))
     assert "(hidden_stddev 0.1 + l2) adds nothing practical to it" in text
     ranking = friedman(rows, confidence=0.95)
     overview = context(rows, ranking, margin=0.01)["overview"]

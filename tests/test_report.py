@@ -22,23 +22,17 @@ from noisereg.net import MLPWeights, Net
 from noisereg.params import Params, SweepParams, VariantParams
 from noisereg.report.document import write_report
 from noisereg.report.text import signed_interval
+from tests.per_point import per_seed_frame
 
 EVIL = "<script>alert(1)</script>"
 
 
 def per_seed_counts(rng: np.random.Generator, test_mean: float) -> pd.DataFrame:
-    """Return five seeds' correct counts on 30 training and 70 test points."""
-    return pd.DataFrame(
-        {
-            "seed_set": 0,
-            "replicate": range(5),
-            "init_seed": range(100, 105),
-            "train_correct": rng.integers(27, 31, 5),
-            "n_train": 30,
-            "test_correct": np.round(70 * (test_mean + rng.normal(0, 0.02, 5))).astype(int),
-            "n_test": 70,
-            "test_loss": rng.uniform(0.5, 0.7, 5),
-        }
+    """Return five seeds' correct counts (and per-point records) on 30 training and 70 test points."""
+    return per_seed_frame(
+        np.round(70 * (test_mean + rng.normal(0, 0.02, 5))).astype(int),
+        train_correct=rng.integers(27, 31, 5),
+        test_loss=rng.uniform(0.5, 0.7, 5),
     )
 
 
@@ -165,17 +159,23 @@ def test_summary_answers_from_the_numbers(
     markdown = (report_dir / "report.md").read_text()
     summary = summary_section(markdown)
     sentences = [line for line in summary.splitlines() if line and not line.startswith(("!", "*"))]
-    assert 3 <= len(sentences) <= 5
+    assert 3 <= len(sentences) <= 6
     # The best setting is the one with the highest mean test accuracy among all candidates.
     best = found["best"]
     assert f"{found['best_test_acc']['mean']:.3f}" in summary
     assert reference._setting(results, best).replace("<", "&lt;").replace(">", "&gt;") in summary
-    # Its ranking against the runner-up is stated with their own paired difference.
+    # Its lead over the runner-up is stated with their own paired difference, and no verdict:
+    # it was picked on the test set.
     lead = signed_interval(found["best_vs_runner_up"])
     assert f"runner-up, {reference._setting(results, found['runner_up'])}" in summary
-    assert lead in summary
-    # The comparison against a reference other than baseline is where noise stops helping.
-    assert "Where noise did not help: against deep_baseline (hidden layers 4 x 4)" in summary
+    assert lead in summary and "carry no verdict" in summary
+    # The verdicts are said to be about this split, with what the design can detect.
+    assert "about this one split of 30 training and 70 test points" in summary
+    assert "minimum detectable effect" in summary
+    # Comparisons against a reference other than baseline get their own sentence.
+    assert "Against the other noiseless references: against deep_baseline (hidden layers 4 x 4)" in (
+        summary
+    )
     assert "&lt;script&gt;" in summary
     # The summary figure follows the summary sentences.
     assert "](figures/paired_differences.png)" in summary
@@ -183,17 +183,7 @@ def test_summary_answers_from_the_numbers(
 
 def test_findings_rank_by_mean_and_pair_by_seed(default_params: Params) -> None:
     def frame(counts: list[int]) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "seed_set": 0,
-                "replicate": range(len(counts)),
-                "train_correct": 30,
-                "n_train": 30,
-                "test_correct": counts,
-                "n_test": 70,
-                "test_loss": 0.5,
-            }
-        )
+        return per_seed_frame(counts, train_correct=30)
 
     base = frame([40, 41, 42, 43, 44, 45])
     per_seed = {"baseline": base, "input_noise": frame([45, 46, 47, 48, 49, 50])}
@@ -211,10 +201,12 @@ def test_findings_rank_by_mean_and_pair_by_seed(default_params: Params) -> None:
     found = findings(per_seed, refits, sweep, params)
     assert found["best"] == "sweep:hidden:0.3" and found["runner_up"] == "variant:input_noise"
     lead = found["best_vs_runner_up"]
-    assert lead["mean"] == 1 / 70 and lead["identical"]  # paired: the same +1 on every seed
-    assert lead["verdict"] == "helped"  # 0.014 > the 0.01 margin with no spread at all
+    # Paired by seed and point: the same one extra point on every seed. Its interval still
+    # has a width, because those 6 x 1 extra points are a sample of the test points.
+    assert lead["mean"] == 1 / 70 and lead["std"] == 0.0 and lead["ci_low"] < lead["ci_high"]
+    assert "verdict" not in lead  # chosen on the test set: no verdict
     assert found["best_vs_baseline"]["mean"] == 6 / 70
-    assert found["sweep_hurts_from"] == {"hidden": 1.0}
+    assert "sweep_hurts_from" not in found
 
 
 def test_each_number_appears_once_in_the_body(report_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""Statistics on inputs with known answers: exact ties, bounded intervals, one verdict rule."""
+"""Statistics on inputs with known answers: exact counts, bounded intervals, one verdict rule."""
 
 from __future__ import annotations
 
@@ -7,102 +7,92 @@ import pytest
 from scipy import stats as scipy_stats
 
 from noisereg.stats import (
-    adjusted_confidence,
-    holm,
-    paired_comparison,
-    summarize,
+    VERDICT_CODES,
+    Family,
+    judge,
+    minimum_detectable_effect,
+    pigeonhole_interval,
+    pigeonhole_means,
+    points_matrix,
+    t_interval,
     verdict,
-    wilcoxon_p,
 )
 
 SEED, RESAMPLES = 11, 2000
 
 
-def test_mean_is_computed_from_counts_exactly() -> None:
+def test_t_interval_is_students_and_the_mean_comes_from_counts_exactly() -> None:
     counts = np.array([41, 43, 43, 47])
-    result = summarize(counts, 0.95, SEED, RESAMPLES, scale=70)
+    result = t_interval(counts, 0.95, scale=70)
     assert result["mean"] == 174 / 280  # one division, no accumulated rounding
-    assert result["std"] == pytest.approx(counts.std(ddof=1) / 70)
-    assert result["ci_low"] <= result["mean"] <= result["ci_high"]
+    expected = scipy_stats.t.interval(
+        0.95, 3, loc=counts.mean() / 70, scale=scipy_stats.sem(counts / 70)
+    )
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx(expected, rel=1e-12)
+    assert result["df"] == 3 and result["se"] == pytest.approx(scipy_stats.sem(counts / 70))
 
 
-def test_single_run_has_no_interval() -> None:
-    result = summarize([49], 0.95, SEED, RESAMPLES, scale=70)
-    assert result == {
-        "mean": 0.7,
-        "std": None,
-        "ci_low": None,
-        "ci_high": None,
-        "identical": True,
-    }
+def test_single_value_has_no_interval() -> None:
+    result = t_interval([49], 0.95, scale=70)
+    assert result["mean"] == 0.7 and result["ci_low"] is None and result["identical"] is True
 
 
-def test_accuracy_interval_never_leaves_zero_one() -> None:
+def test_accuracy_interval_is_clipped_to_zero_one() -> None:
     # 19 seeds fit all 30 training points, one misses one: a t interval reaches past 1.
     counts = np.array([30] * 19 + [29])
-    values = counts / 30
-    t_high = values.mean() + scipy_stats.t.ppf(0.975, 19) * values.std(ddof=1) / np.sqrt(20)
-    assert t_high > 1.0  # the defect the bootstrap interval fixes
-    result = summarize(counts, 0.95, SEED, RESAMPLES, scale=30)
-    assert 0.0 <= result["ci_low"] <= result["ci_high"] <= 1.0
-    assert result["ci_high"] == 1.0
+    assert t_interval(counts, 0.95, scale=30)["ci_high"] > 1.0
+    result = t_interval(counts, 0.95, scale=30, bounds=(0.0, 1.0))
+    assert 0.0 <= result["ci_low"] <= result["ci_high"] == 1.0
 
 
-def test_identical_seeds_are_reported_as_identical_not_as_an_interval() -> None:
-    result = summarize([32] * 20, 0.95, SEED, RESAMPLES, scale=70)
+def test_identical_values_are_reported_as_identical_not_as_an_interval() -> None:
+    result = t_interval([32] * 20, 0.95, scale=70)
     assert result["identical"] is True and result["std"] == 0.0
     assert result["ci_low"] == result["ci_high"] == result["mean"] == 32 / 70
 
 
-def test_ties_in_paired_differences_are_exact() -> None:
-    # Accuracies as k/70 floats: equal integer differences become distinct floats.
-    rng = np.random.default_rng(3)
-    reference = rng.integers(35, 55, 20)
-    variant = reference + np.array([2, 2, 3, 3, 3, 5, 5, 1, 1, 4, 4, 2, 6, 6, 3, 2, 0, -1, 7, 2])
-    float_diffs = variant / 70 - reference / 70
-    integer_diffs = variant - reference
-    assert len(np.unique(np.abs(float_diffs))) > len(np.unique(np.abs(integer_diffs)))
-    result = paired_comparison(variant, reference, 70, 0.95, SEED, RESAMPLES)
-    expected = scipy_stats.wilcoxon(integer_diffs, zero_method="wilcox").pvalue
-    assert result["p_value"] == pytest.approx(expected, rel=1e-12)
-    float_p = scipy_stats.wilcoxon(float_diffs, zero_method="wilcox").pvalue
-    assert result["p_value"] != pytest.approx(float_p, rel=1e-6)  # the float path was wrong
-    assert result["diff"]["mean"] == integer_diffs.sum() / (20 * 70)
+def test_points_matrix_reads_records_and_refuses_bad_ones() -> None:
+    assert points_matrix(["0110", "1111"]).tolist() == [[0, 1, 1, 0], [1, 1, 1, 1]]
+    with pytest.raises(ValueError, match="length"):
+        points_matrix(["011", "1111"])
+    with pytest.raises(ValueError, match="0 and 1"):
+        points_matrix(["0120"])
 
 
-def test_identical_samples_give_zero_difference_and_p_one() -> None:
-    a = np.array([42, 49, 45, 43])
-    result = paired_comparison(a, a.copy(), 70, 0.95, SEED, RESAMPLES)
-    assert result["diff"]["mean"] == 0.0 and result["diff"]["std"] == 0.0
-    assert result["p_value"] == 1.0
+def test_pigeonhole_means_are_exact_and_resample_rows_and_columns() -> None:
+    matrix = np.arange(12, dtype=np.int64).reshape(3, 4)
+    means = pigeonhole_means(matrix, SEED, 500)
+    # Every resample's mean is a weighted mean of the entries with integer weights.
+    assert np.all(np.isclose(means * 12, np.round(means * 12)))
+    # Row effects (+4 per row) and column effects (+1 per column) both move the resamples:
+    # a matrix constant along rows (columns) keeps only the column (row) spread.
+    rows_only = pigeonhole_means(np.repeat(np.arange(3)[:, None], 4, axis=1), SEED, 500)
+    columns_only = pigeonhole_means(np.repeat(np.arange(4)[None, :], 3, axis=0), SEED, 500)
+    assert rows_only.std() > 0 and columns_only.std() > 0
+    assert np.array_equal(means, pigeonhole_means(matrix, SEED, 500))  # seeded: same bytes
 
 
-def test_constant_positive_difference_is_detected() -> None:
-    baseline = np.arange(40, 52)
-    result = paired_comparison(baseline + 3, baseline, 70, 0.95, SEED, RESAMPLES)
-    assert result["diff"]["mean"] == 3 / 70
-    # exact two-sided signed-rank p with all 12 differences positive and tied: scipy's
-    # tie handling, not the no-ties exact 2 / 2**12
-    assert result["p_value"] == pytest.approx(
-        scipy_stats.wilcoxon(np.full(12, 3)).pvalue, rel=1e-12
-    )
+def test_pigeonhole_interval_covers_the_test_points_a_seed_interval_misses() -> None:
+    # 20 seeds that agree on every point: no seed spread at all, yet 70 test points are a
+    # sample, and the interval must say how much the accuracy would move with other points.
+    rng = np.random.default_rng(0)
+    matrix = np.tile(rng.integers(0, 2, 70), (20, 1))
+    result = pigeonhole_interval(matrix, 0.95, SEED, RESAMPLES)
+    assert result["std"] == 0.0 and not result["identical"]
+    p = matrix[0].mean()
+    binomial_half = 1.96 * np.sqrt(p * (1 - p) / 70)
+    assert result["ci_high"] - result["ci_low"] == pytest.approx(2 * binomial_half, rel=0.15)
+    assert result["mean"] == matrix.sum() / matrix.size
 
 
-def test_wilcoxon_needs_two_values() -> None:
-    assert wilcoxon_p([1]) is None
+def test_a_constant_matrix_is_identical() -> None:
+    result = pigeonhole_interval(np.ones((5, 7), dtype=np.int64), 0.95, SEED, RESAMPLES)
+    assert result["identical"] and result["ci_low"] == result["ci_high"] == 1.0
 
 
-def test_holm_step_down() -> None:
-    adjusted = holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": None})
-    assert adjusted["a"] == pytest.approx(0.03)  # 3 x 0.01: the correction is applied
-    assert adjusted["c"] == pytest.approx(0.06)
-    assert adjusted["b"] == pytest.approx(0.06)  # monotone: never below the previous step
-    assert adjusted["d"] is None
-
-
-def test_adjusted_confidence_is_bonferroni() -> None:
-    assert adjusted_confidence(0.95, 10) == pytest.approx(0.995)
-    assert adjusted_confidence(0.95, 0) == pytest.approx(0.95)
+def test_family_level_is_bonferroni() -> None:
+    assert Family("ten", 10, 0.95, 0.01).level == pytest.approx(0.995)
+    assert Family("none", 0, 0.95, 0.01).level == pytest.approx(0.95)
 
 
 @pytest.mark.parametrize(
@@ -120,23 +110,37 @@ def test_verdict_cases(low: float | None, high: float | None, expected: str) -> 
     assert verdict(low, high, margin=0.01) == expected
 
 
+def test_judge_decides_on_the_family_interval_not_the_shown_one() -> None:
+    family = Family("seven", 7, 0.95, 0.01)
+    shown = {"mean": 0.05, "ci_low": 0.02, "ci_high": 0.08, "se": 0.015, "df": None}
+    decision = {"mean": 0.05, "ci_low": 0.005, "ci_high": 0.095}
+    judged = judge(decision, shown, family)
+    assert judged["verdict"] == "inconclusive"  # the shown 95% interval alone says helped
+    assert judged["verdict_code"] == VERDICT_CODES["inconclusive"]
+    assert (judged["decision_low"], judged["decision_high"]) == (0.005, 0.095)
+
+
+def test_minimum_detectable_effect_known_answer() -> None:
+    family = Family("seven", 7, 0.95, 0.01)
+    # normal quantiles: 1 - 0.05 / 14 -> 2.690, power 0.8 -> 0.842
+    mde = minimum_detectable_effect({"se": 0.03, "df": None}, family)
+    assert mde == pytest.approx(0.01 + (2.6901 + 0.8416) * 0.03, abs=1e-4)
+    # with few draws the t quantiles are wider
+    assert minimum_detectable_effect({"se": 0.03, "df": 9}, family) > mde
+    assert minimum_detectable_effect({"se": None}, family) is None
+
+
 def test_eighteen_worse_two_much_better_is_not_helped() -> None:
-    # 18 seeds lose one test point, 2 gain 30: the mean is positive and the signed-rank
-    # test is significant, yet most seeds got worse. One interval decides the verdict.
-    reference = np.full(20, 40)
-    variant = reference + np.array([-1] * 18 + [30, 30])
-    result = paired_comparison(variant, reference, 70, 0.95, SEED, RESAMPLES)
-    assert result["diff"]["mean"] > 0 and result["p_value"] < 0.05
-    low, high = result["diff"]["ci_low"], result["diff"]["ci_high"]
-    assert verdict(low, high, margin=0.01) == "inconclusive"
+    # 18 seeds lose one test point, 2 gain 30: the mean is positive, yet most seeds got
+    # worse. One interval decides the verdict.
+    differences = np.array([-1] * 18 + [30, 30])
+    result = t_interval(differences, 0.95, scale=70)
+    assert result["mean"] > 0
+    assert verdict(result["ci_low"], result["ci_high"], margin=0.01) == "inconclusive"
 
 
-def test_small_significant_effect_is_no_practical_difference() -> None:
-    # -0.002 with a tight interval (the large-data case): significant, but negligible.
-    rng = np.random.default_rng(0)
-    reference = rng.integers(570, 590, 20)
-    variant = reference - np.array([1, 2, 1, 1, 2, 1, 1, 2, 1, 1] * 2)
-    result = paired_comparison(variant, reference, 700, 0.95, SEED, RESAMPLES)
-    assert result["p_value"] < 0.01
-    low, high = result["diff"]["ci_low"], result["diff"]["ci_high"]
-    assert verdict(low, high, margin=0.01) == "no practical difference"
+def test_small_tight_effect_is_no_practical_difference() -> None:
+    # -0.002 with a tight interval (the large-data case): negligible.
+    differences = -np.array([1, 2, 1, 1, 2, 1, 1, 2, 1, 1] * 2)
+    result = t_interval(differences, 0.95, scale=700)
+    assert verdict(result["ci_low"], result["ci_high"], margin=0.01) == "no practical difference"

@@ -17,6 +17,7 @@ from noisereg.experiments.reference.run import (
 from noisereg.experiments.reference.summary import comparisons, sweep_points, sweep_summary
 from noisereg.net import Net, placement_net
 from noisereg.params import GridParams, Params
+from tests.per_point import per_seed_frame
 
 
 def test_noise_zero_variant_pairs_exactly_with_baseline(tiny_params: Params, split: Split) -> None:
@@ -34,8 +35,8 @@ def test_noise_zero_variant_pairs_exactly_with_baseline(tiny_params: Params, spl
         {"baseline": baseline.per_seed, "zero": zero_noise.per_seed, "noisy": noisy.per_seed},
         params.model_copy(update=dict(variants=variants)),
     )
-    assert result["zero"]["diff"]["mean"] == 0.0 and result["zero"]["diff"]["std"] == 0.0
-    assert result["zero"]["p_value"] == 1.0
+    zero = result["zero"]["diff"]
+    assert zero["mean"] == zero["std"] == zero["ci_low"] == zero["ci_high"] == 0.0
     assert result["zero"]["verdict"] == "no practical difference"
     pd.testing.assert_frame_equal(baseline.per_seed, zero_noise.per_seed)
     assert not baseline.per_seed["test_loss"].equals(noisy.per_seed["test_loss"])
@@ -161,25 +162,15 @@ def test_comparisons_pair_each_variant_with_its_reference(
     assert result["deep_hidden_all"]["compare_to"] == "deep_baseline"
     deep = per_seed["deep_hidden_all"]["test_correct"] - per_seed["deep_baseline"]["test_correct"]
     assert result["deep_hidden_all"]["diff"]["mean"] == deep.sum() / (70 * len(deep))
-    # Holm over the two comparisons: the smaller p doubled, the larger at least that.
-    low, high = sorted(result.values(), key=lambda c: c["p_value"])
-    assert low["p_holm"] == min(1.0, 2 * low["p_value"])
-    assert high["p_holm"] == max(low["p_holm"], min(1.0, high["p_value"]))
+    # Two comparisons in the family: each verdict's interval is at 1 - 0.05 / 2, wider than
+    # the shown 95% one.
+    for c in result.values():
+        assert c["decision_low"] <= c["diff"]["ci_low"] <= c["diff"]["ci_high"]
+        assert c["diff"]["ci_high"] <= c["decision_high"]
 
 
 def counts_frame(test_correct: list[int], seed_set: int, n_test: int = 700) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "seed_set": seed_set,
-            "replicate": range(len(test_correct)),
-            "init_seed": range(len(test_correct)),
-            "train_correct": 290,
-            "n_train": 300,
-            "test_correct": test_correct,
-            "n_test": n_test,
-            "test_loss": 0.4,
-        }
-    )
+    return per_seed_frame(test_correct, seed_set, n_test, train_correct=290, n_train=300)
 
 
 def test_replication_checks_each_verdict_on_a_second_seed_set(default_params: Params) -> None:

@@ -19,6 +19,15 @@ def correct_count(logits: np.ndarray, y: np.ndarray) -> int:
     return int(np.count_nonzero((logits > 0) == (y > 0.5)))
 
 
+def correct_points(logits: np.ndarray, y: np.ndarray) -> str:
+    """Return which points the logits classify correctly, as '0'/'1' characters in point order.
+
+    The per-point record lets an interval resample the test points as well as the seeds
+    (`stats.two_way_interval`); a count alone cannot.
+    """
+    return "".join("1" if hit else "0" for hit in ((logits.ravel() > 0) == (y.ravel() > 0.5)))
+
+
 def log_loss(logits: np.ndarray, y: np.ndarray) -> float:
     """Mean binary cross-entropy on logits, in the numerically stable form Keras uses."""
     z = logits.astype(np.float64)

@@ -62,13 +62,10 @@ def benefit_heatmaps(cells: pd.DataFrame) -> Figure:
             image = ax.imshow(means, cmap=BENEFIT_CMAP, norm=norm, aspect="auto", origin="lower")
             for i, n in enumerate(sizes):
                 for j, s in enumerate(stddevs):
-                    low, high = (
-                        table.loc[(n, s), "acc_diff_low"],
-                        table.loc[(n, s), "acc_diff_high"],
-                    )
-                    excludes_zero = low > 0 or high < 0
+                    # The verdict is summarize's (stats.verdict, family-wise): 1 helped, -1 hurt.
+                    decided = table.loc[(n, s), "acc_verdict"] in (1, -1)
                     ax.text(j, i, f"{means[i, j]:+.2f}", ha="center", va="center", fontsize=6)
-                    if excludes_zero:
+                    if decided:
                         ax.add_patch(
                             Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, lw=1.2)
                         )

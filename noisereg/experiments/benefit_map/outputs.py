@@ -36,6 +36,11 @@ BENEFIT_MAP_COLUMNS = [
     "stddev",
     "replicates",
     *(f"{m}_diff{end}" for m in ("acc", "loss", "ece") for end in ("", "_low", "_high")),
+    # The accuracy gain's family-wise decision interval, verdict code and MDE (stats.judge).
+    "acc_decision_low",
+    "acc_decision_high",
+    "acc_verdict",
+    "acc_mde",
 ]
 BENEFIT_CURVE_COLUMNS = [
     "dataset",

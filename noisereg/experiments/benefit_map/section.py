@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 
 from noisereg.experiments.benefit_map import figures as benefit_plots
-from noisereg.experiments.benefit_map.summary import n_star
+from noisereg.experiments.benefit_map.summary import NEVER_HELPED, NOT_REACHED, n_star
 from noisereg.report.document import FigureSpec, Section
-from noisereg.stats import column_interval
+from noisereg.stats import VERDICT_CODES, column_interval
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class BenefitMap:
     samples: dict[str, pd.DataFrame]  # dataset -> sample of its test points
     cv_placement: str
     protocol: str  # how the map's nets train, in words
+    family: str  # the map's primary comparisons, in words
+    decision_confidence: float  # the family-wise level of the verdicts
+    margin: float
 
 
 MODE = (
@@ -35,31 +38,47 @@ def _sizes(values: list[int]) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def placement_sentence(name: str, placement: str, cells: pd.DataFrame) -> str:
+def helped(cells: pd.DataFrame) -> pd.DataFrame:
+    """Return the cells whose verdict (summarize's, family-wise) is helped."""
+    return cells[cells["acc_verdict"] == VERDICT_CODES["helped"]]
+
+
+def hurt(cells: pd.DataFrame) -> pd.DataFrame:
+    """Return the cells whose verdict (summarize's, family-wise) is hurt."""
+    return cells[cells["acc_verdict"] == VERDICT_CODES["hurt"]]
+
+
+def n_star_text(cells: pd.DataFrame, margin: float) -> str:
+    """Return n_star as the report writes it: a size, 'never' or 'not reached'."""
+    value = n_star(cells, margin)
+    return {NEVER_HELPED: "never", NOT_REACHED: "not reached"}.get(value, str(value))
+
+
+def placement_sentence(name: str, placement: str, cells: pd.DataFrame, margin: float) -> str:
     """Return where one placement helped, where it stopped and where it hurt on one dataset."""
-    helped = cells[cells["acc_diff_low"] > 0]
-    hurt = cells[cells["acc_diff_high"] < 0]
+    gains, losses = helped(cells), hurt(cells)
     lead = f"{name}, {placement} noise: "
-    if helped.empty:
-        text = lead + "no stddev raised test accuracy at any size (no interval above 0)"
+    stop = n_star(cells, margin)
+    if gains.empty:
+        text = lead + "no cell was called helped at any size (n* = never)"
     else:
-        best: Any = helped.sort_values(["acc_diff", "stddev"], ascending=[False, True]).iloc[0]
-        sizes = sorted(int(n) for n in helped["n_train"].unique())
-        stop = n_star(cells)
+        best: Any = gains.sort_values(["acc_diff", "stddev"], ascending=[False, True]).iloc[0]
+        sizes = sorted(int(n) for n in gains["n_train"].unique())
         text = (
             lead + f"helped at n = {_sizes(sizes)}, most at n = {int(best.n_train)} with stddev "
             f"{best.stddev:g} ({column_interval(best, 'acc_diff')})"
             + (
-                "; it still helps at the largest size"
-                if stop is None
-                else f"; from n = {stop} on no stddev helped (n* = {stop})"
+                "; at the largest size a gain beyond the margin is not ruled out (n* not reached)"
+                if stop == NOT_REACHED
+                else f"; from n = {stop} on every stddev's gain is shown to stay below the "
+                f"margin (n* = {stop})"
             )
         )
-    if not hurt.empty:
-        worst: Any = hurt.sort_values("acc_diff").iloc[0]
+    if not losses.empty:
+        worst: Any = losses.sort_values("acc_diff").iloc[0]
         text += (
-            f". It hurt in {len(hurt)} of {len(cells)} cells, most at n = {int(worst.n_train)} "
-            f"with stddev {worst.stddev:g} "
+            f". It hurt in {len(losses)} of {len(cells)} cells, most at n = "
+            f"{int(worst.n_train)} with stddev {worst.stddev:g} "
             f"({column_interval(worst, 'acc_diff')})"
         )
     return text + "."
@@ -79,22 +98,23 @@ def cv_sentence(name: str, placement: str, curves: pd.DataFrame) -> str:
 
 
 def overview(cells: pd.DataFrame) -> list[str]:
-    """Return the section's opening sentences: on how many datasets each placement helped."""
+    """Return the section's opening sentences: on how many datasets each placement helped.
+
+    "Helped" is a cell's family-wise verdict: some stddev's gain cleared the margin.
+    """
     sentences = []
     smallest, largest = int(cells["n_train"].min()), int(cells["n_train"].max())
     names = list(dict.fromkeys(cells["dataset"]))
     for placement, frame in cells.groupby("placement", sort=True):
         at = {
             size: sorted(
-                str(d)
-                for d in frame[(frame["n_train"] == size) & (frame["acc_diff_low"] > 0)][
-                    "dataset"
-                ].unique()
+                str(d) for d in helped(frame[frame["n_train"] == size])["dataset"].unique()
             )
             for size in (smallest, largest)
         }
         sentences.append(
-            f"{str(placement).capitalize()} noise helped at some stddev on {len(at[smallest])} of "
+            f"{str(placement).capitalize()} noise helped (beyond the margin, family-wise) at "
+            f"some stddev on {len(at[smallest])} of "
             f"{len(names)} datasets at n = {smallest} ({', '.join(at[smallest]) or 'none'}) and "
             f"on {len(at[largest])} of {len(names)} at n = {largest} "
             f"({', '.join(at[largest]) or 'none'})."
@@ -102,20 +122,22 @@ def overview(cells: pd.DataFrame) -> list[str]:
     return sentences
 
 
-def context(cells: pd.DataFrame, curves: pd.DataFrame, placement: str) -> dict[str, Any]:
+def context(
+    cells: pd.DataFrame, curves: pd.DataFrame, placement: str, margin: float
+) -> dict[str, Any]:
     """Return the section's context: overview, one sentence per dataset and placement, rows."""
     datasets: list[dict[str, Any]] = []
     for name in dict.fromkeys(cells["dataset"]):
         frame = cells[cells["dataset"] == name]
         sentences = [
-            placement_sentence(name, p, frame[frame["placement"] == p])
+            placement_sentence(name, p, frame[frame["placement"] == p], margin)
             for p in dict.fromkeys(frame["placement"])
         ]
         sentences.append(cv_sentence(name, placement, curves[curves["dataset"] == name]))
         datasets.append({"name": name, "sentences": sentences})
     rows = []
     for (name, p), frame in cells.groupby(["dataset", "placement"], sort=False):
-        stop = n_star(frame)
+        stop = n_star_text(frame, margin)
         for _, size in frame.groupby("n_train", sort=True):
             best: Any = size.sort_values(["acc_diff", "stddev"], ascending=[False, True]).iloc[0]
             rows.append(
@@ -127,7 +149,8 @@ def context(cells: pd.DataFrame, curves: pd.DataFrame, placement: str) -> dict[s
                     "acc": column_interval(best, "acc_diff"),
                     "loss": column_interval(best, "loss_diff"),
                     "ece": column_interval(best, "ece_diff"),
-                    "n_star": "-" if stop is None else str(stop),
+                    "mde": f"{best.acc_mde:.3f}",
+                    "n_star": stop,
                 }
             )
     return {"mode": MODE, "overview": overview(cells), "datasets": datasets, "rows": rows}
@@ -146,9 +169,9 @@ def _figures(benefit: BenefitMap, confidence: float) -> list[FigureSpec]:
             benefit_plots.benefit_heatmaps(benefit.cells),
             "Heat-maps of the test-accuracy gain from noise by training size and stddev",
             "Mean paired test-accuracy gain of each noise level over the same seeds without "
-            "noise, per dataset (rows) and placement (columns); blue: noise helped, red: it "
-            f"hurt. Outlined: the cell's {confidence:.0%} interval excludes 0 (per cell, not "
-            "adjusted across cells).",
+            "noise, per dataset (rows) and placement (columns); blue: a gain, red: a loss. "
+            "Outlined: the cell's verdict is helped or hurt (its family-wise interval clears the "
+            "margin); colour alone is no verdict.",
         ),
         FigureSpec(
             "benefit_curves.png",
@@ -167,9 +190,12 @@ def section(benefit: BenefitMap, confidence: float) -> Section:
         name="benefit_map",
         context={
             "benefit": {
-                **context(benefit.cells, benefit.curves, benefit.cv_placement),
+                **context(benefit.cells, benefit.curves, benefit.cv_placement, benefit.margin),
                 "protocol": benefit.protocol,
                 "confidence": f"{confidence:.0%}",
+                "family": benefit.family,
+                "decision_confidence": f"{benefit.decision_confidence:.3%}",
+                "margin": f"{benefit.margin:g}",
             }
         },
         figures=_figures(benefit, confidence),

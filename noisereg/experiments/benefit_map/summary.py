@@ -2,9 +2,12 @@
 
 Read by the summarize stage from the benefit_map@<dataset> outputs. Every difference is
 noise minus no noise on the same replicate (training draw, initial weights, noise stream):
-accuracy above 0 is a gain, log-loss and ECE below 0 are gains. Intervals are per cell at
-`report.confidence`, not adjusted across cells (the map is for reading patterns; the
-report says so).
+accuracy above 0 is a gain, log-loss and ECE below 0 are gains. Draws are independent, so
+intervals are Student's t over them. The map's primary comparisons are the accuracy gains
+of all its cells (every dataset, size, placement and stddev): each gets a verdict at the
+Bonferroni level over all of them, which also covers picking the best stddev of a size.
+The shown intervals (at `report.confidence`) and the log-loss, ECE and learning-curve
+intervals carry no verdict.
 """
 
 from __future__ import annotations
@@ -15,14 +18,29 @@ import numpy as np
 import pandas as pd
 
 from noisereg.io import InputError
-from noisereg.params import NONE, Params, ReportParams
-from noisereg.stats import summarize_with
+from noisereg.params import NONE, Params
+from noisereg.stats import VERDICT_CODES, Family, judge, t_interval
 
-MEASURES = {  # column in the map -> (per-replicate column, scale: count -> rate)
+MEASURES = {  # column in the map -> per-replicate column
     "acc": "test_correct",
     "loss": "test_loss",
     "ece": "test_ece",
 }
+# n_star's codes where no size is the answer (metrics stay numbers; the report writes words).
+NEVER_HELPED = 0  # no stddev was called helped at any size
+NOT_REACHED = -1  # at the largest size some stddev may still help by more than the margin
+
+
+def map_family(params: Params) -> Family:
+    """Return the map's primary comparisons: every cell's accuracy gain, over all datasets."""
+    bm = params.benefit_map
+    cells = len(bm.datasets) * len(bm.sizes) * len(bm.placements) * len(bm.stddevs)
+    return Family(
+        f"all {cells} cells of the map (dataset x size x placement x stddev)",
+        cells,
+        params.report.confidence,
+        params.report.equivalence_margin,
+    )
 
 
 def _aligned(cell: pd.DataFrame, reference: pd.DataFrame, where: str) -> None:
@@ -41,8 +59,13 @@ def cv_choice(cv: pd.DataFrame) -> pd.DataFrame:
     return ranked.groupby(["n_train", "replicate"], sort=True).head(1).reset_index(drop=True)
 
 
-def map_cells(name: str, replicates: pd.DataFrame, report: ReportParams) -> pd.DataFrame:
-    """Return one row per (n_train, placement, stddev) with each paired difference's interval."""
+def map_cells(name: str, replicates: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Return one row per (n_train, placement, stddev) with each paired difference's interval.
+
+    The accuracy gain also gets its decision interval at the family's level, its verdict
+    (as a code: stats.VERDICT_CODES) and its minimum detectable effect.
+    """
+    report, family = params.report, map_family(params)
     records = []
     for _, size in replicates.groupby("n_train", sort=True):
         reference = size[size["placement"] == NONE].sort_values("replicate")
@@ -62,28 +85,38 @@ def map_cells(name: str, replicates: pd.DataFrame, report: ReportParams) -> pd.D
             for measure, column in MEASURES.items():
                 difference = cell[column].to_numpy() - reference[column].to_numpy()
                 scale = n_test if measure == "acc" else 1.0
-                summary = summarize_with(report, difference, scale)
+                summary = t_interval(difference, report.confidence, scale)
                 record[f"{measure}_diff"] = summary["mean"]
                 record[f"{measure}_diff_low"] = summary["ci_low"]
                 record[f"{measure}_diff_high"] = summary["ci_high"]
+                if measure == "acc":
+                    judged = judge(t_interval(difference, family.level, scale), summary, family)
+                    record["acc_decision_low"] = judged["decision_low"]
+                    record["acc_decision_high"] = judged["decision_high"]
+                    record["acc_verdict"] = judged["verdict_code"]
+                    record["acc_mde"] = judged["mde"]
             records.append(record)
     return pd.DataFrame(records)
 
 
-def n_star(cells: pd.DataFrame) -> int | None:
-    """Return the smallest size from which no stddev's accuracy-benefit CI lies above 0.
+def n_star(cells: pd.DataFrame, margin: float) -> int:
+    """Return the smallest size from which no stddev helps by more than the margin.
 
-    None when some stddev still helps at the largest size (noise never stops helping in
-    the range); the smallest size when no stddev helps anywhere.
+    From that size on, at every size, the best stddev's family-wise upper bound lies below
+    +margin: evidence that noise stopped helping, not absence of evidence of help. NOT_REACHED
+    when some stddev's upper bound still reaches the margin at the largest size; NEVER_HELPED
+    when no cell was called helped at any size (a threshold would read as a change).
     """
-    helps = cells.groupby("n_train", sort=True)["acc_diff_low"].max() > 0
-    sizes = list(helps.index)
-    if helps.iloc[-1]:
-        return None
-    stopped = len(sizes) - 1
-    while stopped > 0 and not helps.iloc[stopped - 1]:
-        stopped -= 1
-    return int(sizes[stopped])
+    if not (cells["acc_verdict"] == VERDICT_CODES["helped"]).any():
+        return NEVER_HELPED
+    bounded = cells.groupby("n_train", sort=True)["acc_decision_high"].max() < margin
+    sizes = list(bounded.index)
+    if not bounded.iloc[-1]:
+        return NOT_REACHED
+    first = len(sizes) - 1
+    while first > 0 and bounded.iloc[first - 1]:
+        first -= 1
+    return int(sizes[first])
 
 
 def best_stddevs(cells: pd.DataFrame) -> pd.DataFrame:
@@ -124,7 +157,8 @@ def learning_curves(
         plain = reference["test_correct"].to_numpy()
         record: dict[str, Any] = {"dataset": name, "n_train": n_train}
         for key, values in (("none", plain), ("cv", picked), ("gain", picked - plain)):
-            summary = summarize_with(report, values, n_test)
+            bounds = None if key == "gain" else (0.0, 1.0)
+            summary = t_interval(values, report.confidence, n_test, bounds)
             record[f"{key}_acc"] = summary["mean"]
             record[f"{key}_acc_low"] = summary["ci_low"]
             record[f"{key}_acc_high"] = summary["ci_high"]
@@ -134,15 +168,20 @@ def learning_curves(
     return pd.DataFrame(records)
 
 
-def headline(cells: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Any]:
-    """Return metrics/benefit_map.json: per dataset and placement n_star and the best stddevs."""
+def headline(cells: pd.DataFrame, curves: pd.DataFrame, margin: float) -> dict[str, Any]:
+    """Return metrics/benefit_map.json: per dataset and placement n_star and the best stddevs.
+
+    n_star is a size, or NEVER_HELPED (0) or NOT_REACHED (-1); verdict counts are per code.
+    """
     result: dict[str, Any] = {}
     for name, frame in cells.groupby("dataset", sort=False):
         entry: dict[str, Any] = {}
         for placement, cell in frame.groupby("placement", sort=True):
             best = best_stddevs(cell)
             entry[str(placement)] = {
-                "n_star": n_star(cell),
+                "n_star": n_star(cell, margin),
+                "helped_cells": int((cell["acc_verdict"] == VERDICT_CODES["helped"]).sum()),
+                "hurt_cells": int((cell["acc_verdict"] == VERDICT_CODES["hurt"]).sum()),
                 "best_stddev": {str(r.n_train): r.stddev for r in best.itertuples()},
                 "best_acc_diff": {str(r.n_train): r.acc_diff for r in best.itertuples()},
             }

@@ -34,7 +34,10 @@ REPLICATE_COLUMNS = [
     "test_correct",
     "n_test",
     "test_loss",
+    "test_points",  # '0'/'1' per test point, in the split's order: which points it got right
 ]
+# Read as text: a record of digits would otherwise parse as one (huge) integer.
+TEXT_COLUMNS = ("test_points",)
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc"]
 GRID_COLUMNS = ["hidden_units", "noise", "cv_correct", "cv_points", "cv_mean", "cv_std", "cv_se"]
 SWEEP_COLUMNS = [
@@ -122,7 +125,7 @@ def write_variant(
 
 def read_replicates(name: str) -> pd.DataFrame:
     """Return plots/replicates/<name>.csv (one row per seed), written by train@<name>."""
-    return read_csv(replicates_path(name), f"train@{name}", REPLICATE_COLUMNS)
+    return read_csv(replicates_path(name), f"train@{name}", REPLICATE_COLUMNS, TEXT_COLUMNS)
 
 
 def read_history(name: str) -> pd.DataFrame:
@@ -168,12 +171,14 @@ def write_grid(result: GridResult) -> None:
 
 def read_grid_refits() -> pd.DataFrame:
     """Return plots/grid_refits.csv: one row per seed of each chosen cell's refit."""
-    return read_csv(GRID_REFITS_PATH, "grid_search", ["choice", *REPLICATE_COLUMNS])
+    return read_csv(GRID_REFITS_PATH, "grid_search", ["choice", *REPLICATE_COLUMNS], TEXT_COLUMNS)
 
 
 def read_sweep_replicates() -> pd.DataFrame:
     """Return plots/sweep_replicates.csv: one row per seed of every sweep point."""
-    return read_csv(SWEEP_REPLICATES_PATH, "sweep", ["placement", "stddev", *REPLICATE_COLUMNS])
+    return read_csv(
+        SWEEP_REPLICATES_PATH, "sweep", ["placement", "stddev", *REPLICATE_COLUMNS], TEXT_COLUMNS
+    )
 
 
 def write_sweep(per_seed: pd.DataFrame) -> None:

@@ -20,6 +20,7 @@ from noisereg.engine import trainer as engine
 from noisereg.engine.randomness import derive_seed
 from noisereg.experiments.protocol import (
     correct_count,
+    correct_points,
     fixed_split_seeds,
     log_loss,
     repeated_stratified_folds,
@@ -32,13 +33,17 @@ from noisereg.params import ComputeParams, GridParams, Params, SweepParams, Trai
 class ReplicateRun:
     """One configuration trained over all replicate seeds."""
 
-    per_seed: pd.DataFrame  # seed_set, replicate, init_seed, (train|test)_correct, n_*, test_loss
+    per_seed: pd.DataFrame  # seed_set, replicate, init_seed, (train|test)_correct, n_*, test_loss,
+    # test_points
     history: pd.DataFrame | None  # epoch, <column>, <column>_std; None when not kept
     weights: list[MLPWeights]
 
 
-def score_seed(weights: MLPWeights, split: Split) -> dict[str, float | int]:
-    """Return one replicate's correct counts, set sizes and test log-loss (machine-independent)."""
+def score_seed(weights: MLPWeights, split: Split) -> dict[str, float | int | str]:
+    """Return one replicate's correct counts, set sizes, test log-loss and per-point record.
+
+    Machine-independent: every number comes from `exact_logits`.
+    """
     train_logits = exact_logits(weights, split.x_train)
     test_logits = exact_logits(weights, split.x_test)
     return {
@@ -47,6 +52,7 @@ def score_seed(weights: MLPWeights, split: Split) -> dict[str, float | int]:
         "test_correct": correct_count(test_logits, split.y_test),
         "n_test": len(split.y_test),
         "test_loss": log_loss(test_logits, split.y_test),
+        "test_points": correct_points(test_logits, split.y_test),
     }
 
 

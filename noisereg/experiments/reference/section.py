@@ -13,7 +13,7 @@ from noisereg.experiments.reference import figures as plots
 from noisereg.experiments.reference.surface import axes_for, decision_surface
 from noisereg.net import MLPWeights
 from noisereg.report.document import FigureSpec, Section
-from noisereg.report.text import interval, p_text, signed_interval
+from noisereg.report.text import interval, signed_interval
 
 # The reference study's published single-run numbers: (train accuracy, test accuracy).
 REFERENCE_RESULTS = {
@@ -101,8 +101,7 @@ def _comparison_rows(results: ReferenceResults) -> list[dict[str, Any]]:
                 "diff": diff["mean"],
                 "ci_low": diff.get("ci_low"),
                 "ci_high": diff.get("ci_high"),
-                "p_holm": p_text(c.get("p_holm")),
-                "p_holm_value": c.get("p_holm"),
+                "mde": "n/a" if c.get("mde") is None else f"{c['mde']:.3f}",
                 "verdict": outcome,
                 "replication": _replication_text(c.get("replication"), outcome),
                 "decision_text": (
@@ -184,9 +183,18 @@ def _summary(results: ReferenceResults, comparisons: list[dict[str, Any]]) -> li
         sentences.append(
             f"Without noise the net fits its training points (train accuracy "
             f"{base['train_acc']['mean']:.3f}) but scores {interval(base['test_acc'])} on the "
-            f"test points (mean [{results.confidence:.0%} CI] over {base['replicates']} seeds); "
-            f"{helped} of {len(against_base)} noise variants on the same data and seeds raised "
-            f"test accuracy by more than the margin of {margin:g} (figure below)."
+            f"test points (mean [{results.confidence:.0%} CI] over {base['replicates']} seeds "
+            f"and the test points); {helped} of {len(against_base)} noise variants on the same "
+            f"data and seeds raised test accuracy by more than the margin of {margin:g} "
+            f"({_verdict_counts(against_base)}; figure below)."
+        )
+        sentences.append(
+            f"These verdicts are about this one split of 30 training and "
+            f"{base['n_test']} test points: the intervals resample its seeds and its test "
+            f"points, at {results.methods['decision_confidence']:.2%} over "
+            f"{results.methods['family']}. With so few test points a comparison can only be "
+            f"called helped if its true gain is near its minimum detectable effect "
+            f"({_mde_range(against_base)} here, at {POWER_WORDS})."
         )
     found = results.summary.get("findings") or {}
     if found:
@@ -196,30 +204,20 @@ def _summary(results: ReferenceResults, comparisons: list[dict[str, Any]]) -> li
             if refit and found["best"] != "grid:best"
             else ""
         )
+        runner = _setting(results, found["runner_up"])
         sentences.append(
-            f"The best setting found anywhere in the study is {_setting(results, found['best'])}: "
-            f"{interval(found['best_test_acc'])}, {signed_interval(found['best_vs_baseline'])} "
-            f"over the same seeds without noise (picked on the test set, so optimistic"
-            f"{cv_choice})."
+            f"The highest mean test accuracy anywhere in the study is "
+            f"{_setting(results, found['best'])}: {interval(found['best_test_acc'])}, "
+            f"{signed_interval(found['best_vs_baseline'])} against the same seeds without "
+            f"noise and {signed_interval(found['best_vs_runner_up'])} against the runner-up, "
+            f"{runner}. It was picked on the test set, so these differences are optimistic "
+            f"and carry no verdict{cv_choice}."
         )
-        lead, runner = found["best_vs_runner_up"], _setting(results, found["runner_up"])
-        if lead["verdict"] == "helped":
-            sentences.append(
-                f"It leads the runner-up, {runner}, by {signed_interval(lead)} in a paired "
-                "comparison on the same seeds."
-            )
-        else:
-            sentences.append(
-                f"It is not distinguishable from the runner-up, {runner} (paired difference "
-                f"{signed_interval(lead)}, {lead['verdict']})."
-            )
-    limits = []  # one clause per noiseless reference where noise did not help
+    limits = []  # one clause per noiseless reference other than baseline
     for reference in dict.fromkeys(r["compare_to"] for r in comparisons):
-        group = [r for r in comparisons if r["compare_to"] == reference]
         if reference == "baseline":
-            group = [r for r in group if r["verdict"] == "hurt"]
-        if not group:
             continue
+        group = [r for r in comparisons if r["compare_to"] == reference]
         effects = ", ".join(
             f"{r['variant']} {VERDICT_PHRASES[r['verdict']]} ({r['diff_text']})" for r in group
         )
@@ -227,18 +225,27 @@ def _summary(results: ReferenceResults, comparisons: list[dict[str, Any]]) -> li
             f"against {reference} ({_setting_of_reference(results, reference)}) {effects}"
         )
     if limits:
-        sentences.append("Where noise did not help: " + "; ".join(limits) + ".")
-    hurts = {p: s for p, s in found.get("sweep_hurts_from", {}).items() if s is not None}
-    if hurts:
-        levels = ", ".join(
-            f"{PLACEMENT_WORDS.get(p, p)} from stddev {s:g}"
-            for p, s in sorted(hurts.items(), key=lambda item: item[1])
-        )
-        sentences.append(
-            f"Too much noise hurts: in the sweep, test accuracy fell below the "
-            f"noiseless net's by more than the margin for {levels}."
-        )
+        sentences.append("Against the other noiseless references: " + "; ".join(limits) + ".")
     return sentences
+
+
+POWER_WORDS = "80% power"
+
+
+def _verdict_counts(rows: list[dict[str, Any]]) -> str:
+    """Return how many rows got each verdict, e.g. 'helped 1, inconclusive 6'."""
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICT_PHRASES}
+    return ", ".join(f"{v} {n}" for v, n in counts.items() if n)
+
+
+def _mde_range(rows: list[dict[str, Any]]) -> str:
+    """Return the range of the rows' minimum detectable effects, e.g. '+0.115 to +0.190'."""
+    values = sorted(float(r["mde"]) for r in rows if r["mde"] != "n/a")
+    if not values:
+        return "n/a"
+    if values[0] == values[-1]:
+        return f"{values[0]:+.3f}"
+    return f"{values[0]:+.3f} to {values[-1]:+.3f}"
 
 
 def _setting_of_reference(results: ReferenceResults, name: str) -> str:
@@ -293,9 +300,10 @@ def _figures(results: ReferenceResults) -> list[FigureSpec]:
                 plots.paired_differences(comparison_rows, results.methods["equivalence_margin"]),
                 "Paired test-accuracy differences of each noise variant against its reference",
                 "Every comparison, grouped by the noiseless reference it is paired with: mean "
-                "paired difference in test accuracy (variant - reference, same seeds) with its "
-                f"{results.confidence:.0%} bootstrap interval; grey band: the margin of "
-                "practical equivalence. Right of the band: noise helped; left: it hurt.",
+                "paired difference in test accuracy (variant - reference, same seeds and test "
+                f"points) with its {results.confidence:.0%} interval over seeds and test points; "
+                "grey band: the margin of practical equivalence. The verdicts (table below) use "
+                "the wider family-wise intervals.",
             )
         )
     if results.sweep is not None and not results.sweep.empty:
@@ -323,8 +331,9 @@ def section(results: ReferenceResults) -> Section:
         "seeds": " or ".join(sorted({str(m["replicates"]) for m in results.variants.values()})),
         "comparisons": comparisons,
         "replication_on": any(c["replication"] != "off" for c in comparisons),
-        "paired_test": results.methods["paired_test"],
         "ci_method": results.methods["ci"],
+        "seeds_ci": results.methods["seeds_ci"],
+        "family": results.methods["family"],
         "verdict_rule": results.methods["verdict_rule"],
         "margin": f"{results.methods['equivalence_margin']:g}",
         "decision_confidence": f"{results.methods['decision_confidence']:.2%}",

@@ -1,14 +1,20 @@
-"""The summarize stage's work: intervals, paired tests and verdicts from the per-seed counts.
+"""The summarize stage's work: intervals and verdicts from the per-seed, per-point results.
 
 Training stages write per-seed results only; everything that depends on `report.confidence`,
 `report.equivalence_margin` or the bootstrap is computed here, so changing those reruns this
 stage and the report, never a training stage.
+
+Every test-accuracy interval on the fixed split resamples the test points as well as the
+seeds (`stats.pigeonhole_interval`): with 70 test points, which points were drawn moves the
+accuracy far more than the seed does. The section's primary comparisons are the variants
+against their noiseless references; only they get verdicts.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from noisereg.experiments.reference.outputs import replicates_path
@@ -16,14 +22,14 @@ from noisereg.io import InputError
 from noisereg.net import PLACEMENT_FACTORS, placement_net
 from noisereg.params import Params, ReportParams
 from noisereg.stats import (
-    CI_METHOD,
-    PAIRED_TEST,
+    FIXED_SPLIT_CI,
+    SEEDS_CI,
     VERDICT_RULE,
-    adjusted_confidence,
-    holm,
-    paired_comparison,
-    summarize_with,
-    verdict,
+    Family,
+    judge,
+    pigeonhole_interval,
+    points_matrix,
+    t_interval,
 )
 
 GRID_SE_METHOD = (
@@ -37,48 +43,72 @@ def seed_set(per_seed: pd.DataFrame, which: int) -> pd.DataFrame:
     return per_seed[per_seed["seed_set"] == which].reset_index(drop=True)
 
 
+def points(per_seed: pd.DataFrame) -> np.ndarray:
+    """Return the seeds x test points correctness of a seed-ordered frame."""
+    return points_matrix(per_seed["test_points"])
+
+
+def over_points(
+    report: ReportParams, matrix: np.ndarray, level: float, scale: float = 1.0
+) -> dict[str, Any]:
+    """Return the pigeonhole summary of a seeds x points matrix at `level`."""
+    return pigeonhole_interval(
+        matrix, level, report.bootstrap_seed, report.bootstrap_resamples, scale
+    )
+
+
 def seed_summaries(per_seed: pd.DataFrame, report: ReportParams) -> dict[str, Any]:
-    """Return summaries of train/test accuracy, test loss and the gap over the primary seeds."""
+    """Return train/test accuracy, test loss and the gap over the primary seeds.
+
+    Test accuracy and the gap resample seeds and test points; train accuracy and the test
+    loss (recorded per seed only) are over seeds, the training points being fixed.
+    """
     per_seed = seed_set(per_seed, 0)
-    n_train, n_test = int(per_seed["n_train"].iloc[0]), int(per_seed["n_test"].iloc[0])
-    train, test = per_seed["train_correct"].to_numpy(), per_seed["test_correct"].to_numpy()
-    # The gap in units of 1 / (n_train * n_test) keeps it an exact integer per seed.
-    gap = train * n_test - test * n_train
+    n_train = int(per_seed["n_train"].iloc[0])
+    train = per_seed["train_correct"].to_numpy()
+    correct = points(per_seed)
+    n_test = correct.shape[1]
+    # The gap of seed s is the mean over test points j of n_test * (train_s - n_train * c_sj)
+    # in units of 1 / (n_train * n_test): exact integers, resampled like the test accuracy.
+    gap = n_test * (train[:, None] - n_train * correct)
     return {
         "replicates": len(per_seed),
-        "train_acc": summarize_with(report, train, n_train),
-        "test_acc": summarize_with(report, test, n_test),
-        "test_loss": summarize_with(report, per_seed["test_loss"].to_numpy()),
-        "gap": summarize_with(report, gap, n_train * n_test),
+        "n_test": n_test,
+        "train_acc": t_interval(train, report.confidence, n_train, bounds=(0.0, 1.0)),
+        "test_acc": over_points(report, correct, report.confidence),
+        "test_loss": t_interval(per_seed["test_loss"].to_numpy(), report.confidence),
+        "gap": over_points(report, gap, report.confidence, n_train * n_test),
     }
+
+
+def primary_family(params: Params) -> Family:
+    """Return the section's primary comparisons: each variant against its `compare_to`."""
+    pairs = sum(v.compare_to is not None for v in params.variants.values())
+    return Family(
+        f"the {pairs} noise variants, each against its noiseless reference",
+        pairs,
+        params.report.confidence,
+        params.report.equivalence_margin,
+    )
 
 
 def comparisons(per_seed: dict[str, pd.DataFrame], params: Params) -> dict[str, Any]:
     """Return each variant's paired test-accuracy comparison with its `compare_to`.
 
-    The shown interval is at `report.confidence`; the verdict uses an interval at the
-    Bonferroni-adjusted level over all comparisons, and Holm adjusts the p-values.
+    The shown interval is at `report.confidence`; the verdict uses the interval at the
+    family's Bonferroni level over all comparisons.
     """
-    report = params.report
+    family = primary_family(params)
     pairs = {n: v.compare_to for n, v in params.variants.items() if v.compare_to is not None}
-    level = adjusted_confidence(report.confidence, len(pairs))
     result: dict[str, Any] = {}
     for name, reference in pairs.items():
         variant, base = seed_set(per_seed[name], 0), seed_set(per_seed[reference], 0)
         _check_paired(name, variant, reference, base)
-        shown = _paired(variant, base, report.confidence, report)
-        decision = _decision(variant, base, level, report)
-        del decision["mean"]  # the shown `diff` carries it
         result[name] = {
             "compare_to": reference,
-            "diff": shown["diff"],
-            "p_value": shown["p_value"],
-            **decision,
-            "replication": replication(per_seed[name], per_seed[reference], level, report),
+            **paired_judgement(variant, base, family, params.report),
+            "replication": replication(per_seed[name], per_seed[reference], family, params),
         }
-    adjusted = holm({name: c["p_value"] for name, c in result.items()})
-    for name, comparison in result.items():
-        comparison["p_holm"] = adjusted[name]
     return result
 
 
@@ -91,45 +121,38 @@ def _check_paired(name: str, variant: pd.DataFrame, reference: str, base: pd.Dat
         )
 
 
+def paired_difference(variant: pd.DataFrame, reference: pd.DataFrame) -> np.ndarray:
+    """Return variant - reference per seed and test point (-1, 0 or 1), paired by seed."""
+    if list(variant["replicate"]) != list(reference["replicate"]):
+        raise InputError("per-seed results do not pair by replicate; rerun their stages")
+    return points(variant) - points(reference)
+
+
+def paired_judgement(
+    variant: pd.DataFrame, reference: pd.DataFrame, family: Family, report: ReportParams
+) -> dict[str, Any]:
+    """Return the paired difference at the shown level and its verdict at the family's."""
+    difference = paired_difference(variant, reference)
+    return judge(
+        over_points(report, difference, family.level),
+        over_points(report, difference, family.confidence),
+        family,
+    )
+
+
 def replication(
-    variant: pd.DataFrame, reference: pd.DataFrame, level: float, report: ReportParams
+    variant: pd.DataFrame, reference: pd.DataFrame, family: Family, params: Params
 ) -> dict[str, Any] | None:
     """Return the comparison on the second seed set (train.replication_seed), if both have one.
 
-    The same decision level and margin as the primary verdict, on independent seeds: a
-    verdict that is a seed-set accident does not come out the same twice.
+    The same family, level and margin as the primary verdict, on independent seeds and the
+    same test points: a verdict that is a seed-set accident does not come out the same twice.
     """
     variant, reference = seed_set(variant, 1), seed_set(reference, 1)
     if variant.empty or reference.empty:
         return None
-    return _decision(variant, reference, level, report)
-
-
-def _paired(
-    variant: pd.DataFrame, reference: pd.DataFrame, level: float, report: ReportParams
-) -> dict[str, Any]:
-    """Return the paired test-accuracy comparison of two seed-aligned frames at `level`."""
-    return paired_comparison(
-        variant["test_correct"],
-        reference["test_correct"],
-        int(reference["n_test"].iloc[0]),
-        level,
-        report.bootstrap_seed,
-        report.bootstrap_resamples,
-    )
-
-
-def _decision(
-    variant: pd.DataFrame, reference: pd.DataFrame, level: float, report: ReportParams
-) -> dict[str, Any]:
-    """Return the paired difference's mean, its interval at `level`, and the verdict on it."""
-    diff = _paired(variant, reference, level, report)["diff"]
-    return {
-        "mean": diff["mean"],
-        "decision_low": diff["ci_low"],
-        "decision_high": diff["ci_high"],
-        "verdict": verdict(diff["ci_low"], diff["ci_high"], report.equivalence_margin),
-    }
+    judged = paired_judgement(variant, reference, family, params.report)
+    return {"mean": judged["diff"]["mean"], "verdict": judged["verdict"]}
 
 
 def sweep_points(
@@ -159,13 +182,14 @@ def sweep_points(
     return pd.concat(frames, ignore_index=True)
 
 
-def sweep_summary(points: pd.DataFrame, report: ReportParams) -> pd.DataFrame:
-    """Return one row per (placement, stddev): test accuracy mean and CI, train accuracy mean."""
+def sweep_summary(sweep_points: pd.DataFrame, report: ReportParams) -> pd.DataFrame:
+    """Return one row per (placement, stddev): test accuracy mean and CI, train accuracy mean.
+
+    The sweep is secondary: intervals over seeds and test points, no verdicts.
+    """
     rows = []
-    for (placement, stddev), frame in points.groupby(["placement", "stddev"], sort=True):
-        test = summarize_with(
-            report, frame["test_correct"].to_numpy(), int(frame["n_test"].iloc[0])
-        )
+    for (placement, stddev), frame in sweep_points.groupby(["placement", "stddev"], sort=True):
+        test = over_points(report, points(frame.sort_values("replicate")), report.confidence)
         rows.append(
             {
                 "placement": placement,
@@ -204,14 +228,16 @@ def grid_refits(refits: pd.DataFrame, report: ReportParams) -> dict[str, Any]:
     }
 
 
-def methods(params: Params, comparison_count: int) -> dict[str, Any]:
+def methods(params: Params, family: Family) -> dict[str, Any]:
     """Return the words and levels the report prints beside the numbers."""
     return {
-        "ci": CI_METHOD,
+        "ci": FIXED_SPLIT_CI,
+        "seeds_ci": SEEDS_CI,
         "confidence": params.report.confidence,
-        "decision_confidence": adjusted_confidence(params.report.confidence, comparison_count),
+        "family": family.description,
+        "family_size": family.size,
+        "decision_confidence": family.level,
         "equivalence_margin": params.report.equivalence_margin,
-        "paired_test": PAIRED_TEST,
         "verdict_rule": VERDICT_RULE,
         "grid_se": GRID_SE_METHOD,
         "bootstrap_resamples": params.report.bootstrap_resamples,
@@ -224,13 +250,12 @@ def findings(
     sweep_per_seed: pd.DataFrame,
     params: Params,
 ) -> dict[str, Any]:
-    """Return what the report's summary states: the best setting and where noise hurts.
+    """Return the setting with the highest mean test accuracy and how it compares.
 
     Every setting trained on the reference data with the replicate seeds (the variants
     compared with baseline, the sweep's points, the grid's refits) is paired with the
-    baseline by seed. The best is ranked against the runner-up only through their own
-    paired difference. Picking the best on the test set makes its estimate optimistic; the
-    report says so.
+    baseline by seed and test point. The best is picked on the test set, so its lead is
+    optimistic: these differences are shown as intervals and carry no verdict.
     """
     report = params.report
     base = seed_set(per_seed["baseline"], 0)
@@ -249,51 +274,27 @@ def findings(
     best, runner_up = ranked[:2]
 
     def versus(variant: pd.DataFrame, reference: pd.DataFrame) -> dict[str, Any]:
-        shown = _paired(variant, reference, report.confidence, report)["diff"]
-        return {
-            **shown,
-            "verdict": verdict(shown["ci_low"], shown["ci_high"], report.equivalence_margin),
-        }
+        return over_points(report, paired_difference(variant, reference), report.confidence)
 
     return {
         "best": best,
-        "best_test_acc": summarize_with(
-            report, candidates[best]["test_correct"].to_numpy(), int(base["n_test"].iloc[0])
-        ),
+        "best_test_acc": over_points(report, points(candidates[best]), report.confidence),
         "best_vs_baseline": versus(candidates[best], base),
         "runner_up": runner_up,
         "best_vs_runner_up": versus(candidates[best], candidates[runner_up]),
-        "sweep_hurts_from": _sweep_hurts_from(sweep_per_seed, base, report),
     }
 
 
-def _sweep_hurts_from(
-    sweep_per_seed: pd.DataFrame, base: pd.DataFrame, report: ReportParams
-) -> dict[str, float | None]:
-    """Return, per placement, the smallest swept stddev whose verdict against baseline is hurt.
-
-    Verdicts use an interval Bonferroni-adjusted over the sweep's points.
-    """
-    points = list(sweep_per_seed.groupby(["placement", "stddev"], sort=True))
-    level = adjusted_confidence(report.confidence, len(points))
-    hurts: dict[str, float | None] = {}
-    for _, frame in points:
-        placement, stddev = str(frame["placement"].iloc[0]), float(frame["stddev"].iloc[0])
-        hurts.setdefault(placement, None)
-        if hurts[placement] is None and (
-            _decision(seed_set(frame, 0), base, level, report)["verdict"] == "hurt"
-        ):
-            hurts[placement] = stddev
-    return hurts
-
-
 def headline_metrics(summary: dict[str, Any]) -> dict[str, Any]:
-    """Return one number per comparison (its mean paired difference) for `dvc metrics show`.
+    """Return per comparison its mean paired difference and verdict code, for `dvc metrics show`.
 
-    Intervals, p-values and verdicts stay in metrics/summary.json: one column per comparison
-    keeps `dvc metrics show` and `dvc exp show` readable.
+    Intervals stay in metrics/summary.json: two numbers per comparison keep `dvc metrics
+    show` and `dvc exp show` readable (verdict codes: stats.VERDICT_CODES).
     """
-    return {name: c["diff"]["mean"] for name, c in summary["comparisons"].items()}
+    return {
+        name: {"diff": c["diff"]["mean"], "verdict": c["verdict_code"]}
+        for name, c in summary["comparisons"].items()
+    }
 
 
 def build(
@@ -320,7 +321,7 @@ def build(
         "comparisons": compared,
         "grid_refits": grid_refits(refits, params.report),
         "findings": findings(per_seed, refits, sweep_per_seed, params),
-        "methods": methods(params, len(compared)),
+        "methods": methods(params, primary_family(params)),
     }
     points = sweep_points(sweep_per_seed, per_seed, params)
     return result, sweep_summary(points, params.report)

@@ -38,7 +38,10 @@ REGULARIZER_COLUMNS = {
         "test_ece",
         "dataset",
     ],
+    # The fixed split's per-point records ('0'/'1' per test point): intervals resample them.
+    "test_points": ["method", "replicate", "test_points", "dataset"],
 }
+TEXT_COLUMNS = ("test_points",)  # read as written: '0110' is not the number 110
 REGULARIZER_TABLE_COLUMNS = [
     "dataset",
     "method",
@@ -49,20 +52,21 @@ REGULARIZER_TABLE_COLUMNS = [
     "cv_loss",
     "test_acc",
     *(f"diff_{k}{end}" for k in ("vs_none", "vs_best") for end in ("", "_low", "_high")),
-    "rank",  # and p_holm_vs_best, empty for the best non-noise method itself
+    "primary",
+    "rank",  # and decision_low/high, verdict (a code) and mde: set on the primary rows only
 ]
 
 
 def write_comparison(result: Comparison) -> None:
-    """Write the comparison's CV scores, chosen settings and per-seed test scores."""
+    """Write the comparison's CV scores, chosen settings, per-seed scores and point records."""
     with atomic_dir(REGULARIZERS_DIR) as directory:
         for name in REGULARIZER_COLUMNS:
             write_csv(directory / f"{name}.csv", getattr(result, name))
 
 
 def read_comparison() -> dict[str, pd.DataFrame]:
-    """Return the regularizers stage's frames by name (cv, chosen, per_seed)."""
+    """Return the regularizers stage's frames by name (cv, chosen, per_seed, test_points)."""
     return {
-        name: read_csv(REGULARIZERS_DIR / f"{name}.csv", "regularizers", columns)
+        name: read_csv(REGULARIZERS_DIR / f"{name}.csv", "regularizers", columns, TEXT_COLUMNS)
         for name, columns in REGULARIZER_COLUMNS.items()
     }

@@ -36,6 +36,7 @@ from noisereg.experiments.fresh_draws import (
 )
 from noisereg.experiments.protocol import (
     correct_count,
+    correct_points,
     fixed_split_seeds,
     log_loss,
     repeated_stratified_folds,
@@ -79,6 +80,9 @@ class Comparison:
     cv: pd.DataFrame  # method, value, cv_correct (pooled over folds), cv_loss (mean)
     chosen: pd.DataFrame  # method, value, epochs, best_non_noise, cv_correct, cv_loss
     per_seed: pd.DataFrame  # method, replicate, test_correct, n_test, test_loss, test_ece
+    # method, replicate, test_points: the per-point record on the fixed split only (its 70
+    # points are a source of chance the intervals resample; a fresh-draw test set has 10,000)
+    test_points: pd.DataFrame
 
 
 def with_method(base: Setting, method: str, value: float) -> Setting:
@@ -276,8 +280,11 @@ def refit(
     compute_params: ComputeParams,
     protocol: Protocol,
     label: str,
+    keep_points: bool = False,
 ) -> pd.DataFrame:
     """Return every chosen setting's test scores, trained once per replicate seed.
+
+    With `keep_points`, each row also records which test points it classified correctly.
 
     Replicate r trains on draws[r] (one fixed draw repeated, or a fresh draw per seed) from
     seeds[r], the same for every method: the differences between methods are paired.
@@ -301,9 +308,10 @@ def refit(
         for index, weights in enumerate(result.weights):
             method, replicate = group[index // len(seeds)], index % len(seeds)
             logits = exact_logits(weights, test_x)
-            records.append(
-                {"method": method, "replicate": replicate, **test_scores(logits, test_y)}
-            )
+            record = {"method": method, "replicate": replicate, **test_scores(logits, test_y)}
+            if keep_points:
+                record["test_points"] = correct_points(logits, test_y)
+            records.append(record)
     frame = pd.DataFrame(records)
     frame["order"] = frame["method"].map({m: i for i, m in enumerate(names)})
     return frame.sort_values(["order", "replicate"]).drop(columns="order").reset_index(drop=True)
@@ -318,13 +326,18 @@ def compare(
     protocol: Protocol,
     compute_params: ComputeParams,
     label: str,
+    keep_points: bool = False,
 ) -> Comparison:
     """Return one dataset's comparison: tune every method on `tuning`, refit on `draws`."""
     x, y = tuning
     table, chosen, best, scores = tune(
         Tuning(x.astype(np.float32), y.astype(np.float32), reg, protocol, compute_params), label
     )
-    per_seed = refit(chosen, draws, seeds, test, compute_params, protocol, f"{label} refit")
+    per_seed = refit(
+        chosen, draws, seeds, test, compute_params, protocol, f"{label} refit", keep_points
+    )
+    point_columns = ["method", "replicate", "test_points"]
+    points = per_seed[point_columns] if keep_points else pd.DataFrame(columns=point_columns)
     summary = pd.DataFrame(
         [
             {
@@ -338,7 +351,7 @@ def compare(
             for m, s in chosen.items()
         ]
     )
-    return Comparison(table, summary, per_seed)
+    return Comparison(table, summary, per_seed.drop(columns="test_points", errors="ignore"), points)
 
 
 def run_study(params: Params, reference: Split) -> Comparison:
@@ -367,6 +380,7 @@ def run_study(params: Params, reference: Split) -> Comparison:
             reference_protocol,
             params.compute,
             "regularizers@reference",
+            keep_points=True,
         )
     }
     map_protocol = Protocol(bm.hidden_units, fresh_draw_optimization(params, reg.n_train))
@@ -388,9 +402,13 @@ def run_study(params: Params, reference: Split) -> Comparison:
     return Comparison(
         *(
             pd.concat(
-                [getattr(c, field).assign(dataset=name) for name, c in parts.items()],
+                [
+                    getattr(c, field).assign(dataset=name)
+                    for name, c in parts.items()
+                    if not getattr(c, field).empty  # only the fixed split records its points
+                ],
                 ignore_index=True,
             )
-            for field in ("cv", "chosen", "per_seed")
+            for field in ("cv", "chosen", "per_seed", "test_points")
         )
     )

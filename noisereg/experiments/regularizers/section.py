@@ -10,7 +10,7 @@ import pandas as pd
 from noisereg.experiments.regularizers import figures as regularizer_plots
 from noisereg.params import COMBINED, EARLY_STOPPING, NONE
 from noisereg.report.document import FigureSpec, Section
-from noisereg.stats import column_interval, verdict
+from noisereg.stats import VERDICT_CODES, column_interval
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,13 @@ class RegularizerResults:
 
     table: pd.DataFrame
     ranking: dict[str, Any]
+    family: str  # the primary comparisons, in words
+    decision_confidence: float  # their family-wise level
 
 
-# stats.verdict of (noise - best non-noise) -> how the sentence says it.
+WORDS = {code: word for word, code in VERDICT_CODES.items()}
+
+# summarize's verdict (stats.verdict) of (noise - best non-noise) -> how the sentence says it.
 AGAINST = {
     "helped": "beats",
     "hurt": "loses to",
@@ -50,30 +54,26 @@ def setting(row: Any, best: str) -> str:
     return f"{row.method} {row.value:g}"
 
 
-def dataset_verdict(rows: pd.DataFrame, margin: float) -> tuple[str, str, str]:
-    """Return (sentence, noise-vs-best verdict, combination verdict) for one dataset."""
+def dataset_verdict(rows: pd.DataFrame) -> tuple[str, str, str]:
+    """Return (sentence, noise-vs-best verdict, combination verdict) for one dataset.
+
+    The verdicts are summarize's (the primary rows' codes); this only words them.
+    """
     name = rows["dataset"].iloc[0]
     best = rows[rows["best_non_noise"]].iloc[0]
-    # CV's pick among the noise methods: most pooled correct, then least loss (as in tuning).
-    noise = (
-        rows[rows["noise"] & (rows["method"] != COMBINED)]
-        .sort_values(["cv_correct", "cv_loss"], ascending=[False, True], kind="stable")
-        .iloc[0]
-    )
-    against = verdict(noise.diff_vs_best_low, noise.diff_vs_best_high, margin)
+    noise = rows[rows["primary"] & (rows["method"] != COMBINED)].iloc[0]
+    against = WORDS[int(noise.verdict)]
     text = (
         f"{name}: CV picked {setting(best, best.method)} as the best non-noise method (test "
         f"accuracy {best.test_acc:.3f}) and {setting(noise, best.method)} as the best noise "
         "method; noise "
         f"{AGAINST[against]} it: " + column_interval(noise, "diff_vs_best")
     )
-    p = noise.p_holm_vs_best
-    text += "" if p is None or pd.isna(p) else f" (Holm p {p:.2g})"
     combined = rows[rows["method"] == COMBINED]
     adds = "not run"
     if not combined.empty:
         c = combined.iloc[0]
-        adds = verdict(c.diff_vs_best_low, c.diff_vs_best_high, margin)
+        adds = WORDS[int(c.verdict)]
         text += (
             f"; hidden noise on top of it ({setting(c, best.method)}) {ADDS[adds]}: "
             f"{column_interval(c, 'diff_vs_best')}"
@@ -85,7 +85,7 @@ def context(frame: pd.DataFrame, ranking: dict[str, Any], margin: float) -> dict
     """Return the section's context: the overall verdict, one sentence per dataset, rows."""
     sentences, outcomes, additions = [], [], []
     for name in dict.fromkeys(frame["dataset"]):
-        text, against, adds = dataset_verdict(frame[frame["dataset"] == name], margin)
+        text, against, adds = dataset_verdict(frame[frame["dataset"] == name])
         sentences.append(text)
         outcomes.append(against)
         additions.append(adds)
@@ -124,12 +124,12 @@ def context(frame: pd.DataFrame, ranking: dict[str, Any], margin: float) -> dict
             "dataset": r.dataset,
             "method": r.method,
             "chosen": setting(r, best_of[r.dataset]),
-            "test": column_interval(r, "test_acc").lstrip("+"),
+            "test": column_interval(r, "test_acc", signed=False),
             "vs_none": column_interval(r, "diff_vs_none"),
             "vs_best": column_interval(r, "diff_vs_best"),
-            "p": "-"
-            if r.p_holm_vs_best is None or pd.isna(r.p_holm_vs_best)
-            else f"{r.p_holm_vs_best:.2g}",
+            "decision": f"[{r.decision_low:+.3f}, {r.decision_high:+.3f}]" if r.primary else "-",
+            "mde": f"{r.mde:.3f}" if r.primary else "-",
+            "verdict": WORDS[int(r.verdict)] if r.primary else "-",
         }
         for r in cast(Any, frame).itertuples()
     ]
@@ -172,6 +172,9 @@ def section(regularizers: RegularizerResults, margin: float, confidence: float) 
             "regularizers": {
                 **context(regularizers.table, regularizers.ranking, margin),
                 "confidence": f"{confidence:.0%}",
+                "family": regularizers.family,
+                "decision_confidence": f"{regularizers.decision_confidence:.2%}",
+                "margin": f"{margin:g}",
             }
         },
         figures=_figures(regularizers, margin, confidence),

@@ -1,15 +1,18 @@
-"""The regularizer comparison's numbers: paired differences, Holm, Friedman ranks, CD.
+"""The regularizer comparison's numbers: paired differences, verdicts, Friedman ranks, CD.
 
 Per dataset, every method's refit is compared with no regularization and with the best
 non-noise method (the one CV ranked first among weight decay, dropout and early stopping),
-paired by replicate; Wilcoxon p-values are Holm-adjusted across the methods of a dataset.
-Across datasets, methods are ranked by mean test accuracy and compared with the Friedman
-test and the Nemenyi critical difference (Demsar, JMLR 2006).
+paired by replicate. The primary comparisons are, per dataset, CV's pick among the noise
+methods and hidden noise on top of the best non-noise method, each against that method:
+only they get verdicts, at the Bonferroni level over all of them. On the reference split
+the intervals resample seeds and test points (its per-point records); on fresh draws they
+are Student's t over the draws. Across datasets, methods are ranked by mean test accuracy
+and compared with the Friedman test and the Nemenyi critical difference (Demsar, JMLR 2006).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -17,36 +20,107 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from noisereg.params import COMBINED, NOISE_METHODS, NONE, ReportParams
-from noisereg.stats import holm, paired_comparison, summarize_with
+from noisereg.stats import (
+    Family,
+    judge,
+    pigeonhole_interval,
+    points_matrix,
+    t_interval,
+)
+
+FIXED_SPLIT = "reference"  # the dataset whose test points are fixed (and recorded per point)
 
 
-def _paired(report: ReportParams, a: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any]:
-    if list(a["replicate"]) != list(b["replicate"]):
-        raise ValueError("replicates do not pair")
-    return paired_comparison(
-        a["test_correct"],
-        b["test_correct"],
-        int(b["n_test"].iloc[0]),
+def primary_family(size: int, report: ReportParams) -> Family:
+    """Return the section's family of `size` primary comparisons (`primary_methods` per dataset)."""
+    return Family(
+        f"the {size} comparisons with the best non-noise method (per dataset: CV's pick among "
+        "the noise methods, and hidden noise on top of the best non-noise method)",
+        size,
         report.confidence,
-        report.bootstrap_seed,
-        report.bootstrap_resamples,
+        report.equivalence_margin,
     )
 
 
-def dataset_rows(
-    name: str, per_seed: pd.DataFrame, chosen: pd.DataFrame, report: ReportParams
-) -> list[dict[str, Any]]:
-    """Return one row per method of one dataset: chosen strength, test scores, differences."""
+def primary_methods(chosen: pd.DataFrame) -> set[str]:
+    """Return one dataset's primary methods: CV's noise pick and the combination, if run."""
+    pick = noise_pick(chosen)
+    methods = {pick} if pick is not None else set()
+    return methods | ({COMBINED} & set(chosen["method"]))
+
+
+def noise_pick(chosen: pd.DataFrame) -> str | None:
+    """Return CV's pick among the noise methods: most pooled correct, then least log-loss."""
+    noise = chosen[chosen["method"].isin(NOISE_METHODS)]
+    ranked = noise.sort_values(["cv_correct", "cv_loss"], ascending=[False, True], kind="stable")
+    return None if ranked.empty else str(ranked["method"].iloc[0])
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """One dataset's runs, paired by replicate: per test point on the fixed split, per draw
+    on fresh draws (whose 10,000-point test set adds next to nothing to the spread)."""
+
+    runs: dict[str, pd.DataFrame]  # method -> its refit rows in replicate order
+    points: dict[str, np.ndarray] | None  # method -> seeds x test points (fixed split only)
+    report: ReportParams
+
+    def accuracy(self, method: str, level: float) -> dict[str, Any]:
+        """Return a method's test accuracy at `level`."""
+        run = self.runs[method]
+        if self.points is not None:
+            return self._over_points(self.points[method], level)
+        return t_interval(run["test_correct"], level, int(run["n_test"].iloc[0]), (0.0, 1.0))
+
+    def difference(self, method: str, reference: str, level: float) -> dict[str, Any]:
+        """Return method - reference in test accuracy at `level`, paired by replicate."""
+        a, b = self.runs[method], self.runs[reference]
+        if list(a["replicate"]) != list(b["replicate"]):
+            raise ValueError("replicates do not pair")
+        if self.points is not None:
+            return self._over_points(self.points[method] - self.points[reference], level)
+        differences = a["test_correct"].to_numpy() - b["test_correct"].to_numpy()
+        return t_interval(differences, level, int(b["n_test"].iloc[0]))
+
+    def _over_points(self, matrix: np.ndarray, level: float) -> dict[str, Any]:
+        return pigeonhole_interval(
+            matrix, level, self.report.bootstrap_seed, self.report.bootstrap_resamples
+        )
+
+
+def _pairing(per_seed: pd.DataFrame, test_points: pd.DataFrame, report: ReportParams) -> Pairing:
     runs = {str(m): f.sort_values("replicate") for m, f in per_seed.groupby("method", sort=False)}
+    points = None
+    if not test_points.empty:
+        points = {
+            str(m): points_matrix(f.sort_values("replicate")["test_points"])
+            for m, f in test_points.groupby("method", sort=False)
+        }
+    return Pairing(runs, points, report)
+
+
+def dataset_rows(
+    name: str,
+    per_seed: pd.DataFrame,
+    chosen: pd.DataFrame,
+    test_points: pd.DataFrame,
+    family: Family,
+    report: ReportParams,
+) -> list[dict[str, Any]]:
+    """Return one row per method of one dataset: chosen strength, test scores, differences.
+
+    The primary rows (CV's noise pick, the combination) carry a verdict code, their
+    decision interval and MDE; the other rows' intervals carry none.
+    """
+    pairing = _pairing(per_seed, test_points, report)
     best = str(chosen.loc[chosen["best_non_noise"].astype(bool), "method"].iloc[0])
-    rows, p_values = [], {}
+    primary = primary_methods(chosen)
+    rows = []
     for record in cast(Any, chosen).itertuples():
-        run = runs[record.method]
-        n_test = int(run["n_test"].iloc[0])
-        accuracy = summarize_with(report, run["test_correct"], n_test)
-        versus_none = _paired(report, run, runs[NONE])["diff"]
-        versus_best = _paired(report, run, runs[best])
-        p_values[record.method] = None if record.method == best else versus_best["p_value"]
+        run = pairing.runs[record.method]
+        accuracy = pairing.accuracy(record.method, family.confidence)
+        versus_none = pairing.difference(record.method, NONE, family.confidence)
+        versus_best = pairing.difference(record.method, best, family.confidence)
         row: dict[str, Any] = {
             "dataset": name,
             "method": record.method,
@@ -54,6 +128,7 @@ def dataset_rows(
             "epochs": record.epochs,
             "best_non_noise": record.method == best,
             "noise": record.method in NOISE_METHODS or record.method == COMBINED,
+            "primary": record.method in primary,
             "cv_correct": record.cv_correct,
             "cv_loss": record.cv_loss,
             "test_acc": accuracy["mean"],
@@ -61,29 +136,44 @@ def dataset_rows(
             "test_acc_high": accuracy["ci_high"],
         }
         for measure in ("test_loss", "test_ece"):
-            spread = summarize_with(report, run[measure])
+            spread = t_interval(run[measure], family.confidence)
             row[measure] = spread["mean"]
             row[f"{measure}_low"] = spread["ci_low"]
             row[f"{measure}_high"] = spread["ci_high"]
-        for key, diff in (("vs_none", versus_none), ("vs_best", versus_best["diff"])):
+        for key, diff in (("vs_none", versus_none), ("vs_best", versus_best)):
             row[f"diff_{key}"] = diff["mean"]
             row[f"diff_{key}_low"] = diff["ci_low"]
             row[f"diff_{key}_high"] = diff["ci_high"]
+        row.update(decision_low=None, decision_high=None, verdict=None, mde=None)
+        if row["primary"]:
+            judged = judge(
+                pairing.difference(record.method, best, family.level), versus_best, family
+            )
+            row.update(
+                decision_low=judged["decision_low"],
+                decision_high=judged["decision_high"],
+                verdict=judged["verdict_code"],
+                mde=judged["mde"],
+            )
         rows.append(row)
-    adjusted = holm(p_values)
-    for row in rows:
-        row["p_holm_vs_best"] = adjusted[row["method"]]
     return rows
 
 
-def table(per_seed: pd.DataFrame, chosen: pd.DataFrame, report: ReportParams) -> pd.DataFrame:
+def table(
+    per_seed: pd.DataFrame, chosen: pd.DataFrame, test_points: pd.DataFrame, report: ReportParams
+) -> pd.DataFrame:
     """Return plots/regularizers.csv: every dataset's method rows, plus each method's rank."""
+    names = list(dict.fromkeys(per_seed["dataset"]))
+    size = sum(len(primary_methods(chosen[chosen["dataset"] == name])) for name in names)
+    family = primary_family(size, report)
     rows = []
-    for name in dict.fromkeys(per_seed["dataset"]):
+    for name in names:
         rows += dataset_rows(
             str(name),
             per_seed[per_seed["dataset"] == name],
             chosen[chosen["dataset"] == name],
+            test_points[test_points["dataset"] == name],
+            family,
             report,
         )
     frame = pd.DataFrame(rows)
@@ -122,29 +212,15 @@ def friedman(frame: pd.DataFrame, confidence: float) -> dict[str, Any]:
     }
 
 
-def headline(
-    frame: pd.DataFrame, ranking: dict[str, Any], candidates: Mapping[Any, Sequence[float]]
-) -> dict[str, Any]:
-    """Return metrics/regularizers.json: per dataset and method the candidates, the chosen
-    value, test accuracy, log-loss and ECE with intervals, and the paired differences (the
-    one against the best non-noise method with its Holm-adjusted p), then the ranks."""
+def headline(frame: pd.DataFrame, ranking: dict[str, Any]) -> dict[str, Any]:
+    """Return metrics/regularizers.json: per dataset and method its test accuracy and paired
+    difference from the best non-noise method (primary rows: with the verdict code and MDE),
+    then the ranks. Intervals stay in plots/regularizers.csv."""
     result: dict[str, Any] = {}
     for row in cast(Any, frame).itertuples():
-        entry = {
-            "candidates": list(candidates.get(row.method, [])),
-            "value": row.value,
-            **{
-                f"{measure}{end}": getattr(row, f"{measure}{end}")
-                for measure in ("test_acc", "test_loss", "test_ece")
-                for end in ("", "_low", "_high")
-            },
-            **{
-                f"diff_{key}{end}": getattr(row, f"diff_{key}{end}")
-                for key in ("vs_none", "vs_best")
-                for end in ("", "_low", "_high")
-            },
-            "p_holm_vs_best": row.p_holm_vs_best,
-        }
+        entry = {"test_acc": row.test_acc, "diff_vs_best": row.diff_vs_best}
+        if row.primary:
+            entry.update(verdict=int(row.verdict), mde=row.mde)
         result.setdefault(str(row.dataset), {})[str(row.method)] = entry
     result["friedman"] = ranking
     return result
