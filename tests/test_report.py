@@ -28,7 +28,7 @@ EVIL = "<script>alert(1)</script>"
 
 
 def per_seed_counts(rng: np.random.Generator, test_mean: float) -> pd.DataFrame:
-    """Return five seeds' correct counts (and per-point records) on 30 training and 70 test points."""
+    """Return five seeds' correct counts and per-point records (30 training, 70 test points)."""
     return per_seed_frame(
         np.round(70 * (test_mean + rng.normal(0, 0.02, 5))).astype(int),
         train_correct=rng.integers(27, 31, 5),
@@ -173,9 +173,8 @@ def test_summary_answers_from_the_numbers(
     assert "about this one split of 30 training and 70 test points" in summary
     assert "minimum detectable effect" in summary
     # Comparisons against a reference other than baseline get their own sentence.
-    assert "Against the other noiseless references: against deep_baseline (hidden layers 4 x 4)" in (
-        summary
-    )
+    other = "Against the other noiseless references: against deep_baseline (hidden layers 4 x 4)"
+    assert other in summary
     assert "&lt;script&gt;" in summary
     # The summary figure follows the summary sentences.
     assert "](figures/paired_differences.png)" in summary

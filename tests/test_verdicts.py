@@ -38,6 +38,7 @@ def sentinel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 def reference_results(default_params: Params) -> ReferenceResults:
     rng = np.random.default_rng(5)
+
     def variant(units: int | list[int], compare_to: str | None = None, **noise: float) -> Any:
         return VariantParams(
             hidden_units=units, dataset="reference", compare_to=compare_to, **noise
@@ -92,13 +93,9 @@ def map_replicates(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def test_benefit_map_words_follow_the_rule(sentinel: str, default_params: Params) -> None:
+    mapped = dict(datasets=("xor",), sizes=(10, 30), placements=("hidden",), stddevs=(0.3,))
     params = default_params.model_copy(
-        update=dict(
-            benefit_map=default_params.benefit_map.model_copy(
-                update=dict(datasets=("xor",), sizes=(10, 30), placements=("hidden",),
-                            stddevs=(0.3,))
-            )  # fmt: skip
-        )
+        update=dict(benefit_map=default_params.benefit_map.model_copy(update=mapped))
     )
     cells = map_cells("xor", map_replicates(np.random.default_rng(2)), params)
     assert set(cells["acc_verdict"]) == {stats.VERDICT_CODES[sentinel]}
