@@ -177,11 +177,17 @@ def read_object(path: Path, producer: str) -> dict[str, Any]:
 
 
 def read_csv(
-    path: str | Path, producer: str, columns: list[str], text: Sequence[str] = ()
+    path: str | Path,
+    producer: str,
+    columns: list[str],
+    text: Sequence[str] = (),
+    check: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
     """Return a CSV written by `producer`, checked to have `columns` and at least one row.
 
     `text` columns are read as strings as written (e.g. '0110', which would parse as 110).
+    `check` raises ValueError on content that parses but cannot be right (e.g. a file cut
+    inside its last row's text).
     """
 
     def reader(p: Path) -> pd.DataFrame:
@@ -191,6 +197,8 @@ def read_csv(
             raise ValueError(f"missing columns {', '.join(missing)}")
         if frame.empty or frame[columns].isna().any().any():
             raise ValueError("empty or with missing values")
+        if check is not None:
+            check(frame)
         return frame
 
     return _read(path, producer, reader)

@@ -18,19 +18,11 @@ from noisereg.experiments.reference.run import ReplicateRun
 from noisereg.io import InputError, read_object
 from noisereg.params import Params
 from tests.conftest import ROOT, assert_same_weights, one_error_line, run_stage_in
+from tests.per_point import per_seed_frame
 
-PER_SEED = pd.DataFrame(
-    {
-        "seed_set": [0, 0, 0],
-        "replicate": [0, 1, 2],
-        "init_seed": [11, 12, 13],
-        "train_correct": [30, 29, 30],
-        "n_train": [30, 30, 30],
-        "test_correct": [42, 43, 41],
-        "n_test": [70, 70, 70],
-        "test_loss": [0.9, 0.8, 1.0],
-    }
-)
+PER_SEED = per_seed_frame(
+    [42, 43, 41], train_correct=[30, 29, 30], test_loss=[0.9, 0.8, 1.0]
+).assign(init_seed=[11, 12, 13])
 
 
 @pytest.fixture
@@ -61,7 +53,9 @@ def test_outputs_read_back_exactly(written: Path) -> None:
 def corrupt(path: Path, how: str) -> None:
     if how == "truncated":
         data = path.read_bytes()
-        path.write_bytes(data[: len(data) // 2])
+        # Cut inside a record (at half, the per-seed file ends exactly after its first row:
+        # a valid shorter file, which only the summarize stage can tell from a complete one).
+        path.write_bytes(data[: len(data) * 3 // 5])
     elif how == "garbage":
         path.write_bytes(b"\x00\xffnot what this file should hold")
     else:

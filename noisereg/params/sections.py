@@ -480,7 +480,9 @@ class ReportParams(Section):
         ge=10, le=2000, description="decision-boundary grid points per axis"
     )
     confidence: float = Field(
-        gt=0.5, lt=1.0, description="level of every confidence interval (bootstrap over seeds)"
+        gt=0.5,
+        lt=1.0,
+        description="level of every shown interval (verdicts: Bonferroni over each family)",
     )
     equivalence_margin: float = Field(
         ge=0.0,
@@ -488,7 +490,9 @@ class ReportParams(Section):
         description='accuracy differences inside +-margin are "no practical difference"',
     )
     bootstrap_resamples: int = Field(
-        ge=100, le=1_000_000, description="resamples per bootstrap interval"
+        ge=100,
+        le=1_000_000,
+        description="resamples per fixed-split interval (pigeonhole bootstrap)",
     )
     bootstrap_seed: Seed = Field(description="seed of the bootstrap resampling")
 

@@ -1,4 +1,4 @@
-"""How the report writes numbers: intervals, signed differences, p-values, Markdown escapes."""
+"""How the report writes numbers: intervals, signed differences, Markdown escapes."""
 
 from __future__ import annotations
 
@@ -28,13 +28,6 @@ def interval(summary: Mapping[str, Any] | None, digits: int = 3, signed: bool = 
 def signed_interval(summary: Mapping[str, Any]) -> str:
     """Return a difference summary as text with explicit signs."""
     return interval(summary, signed=True)
-
-
-def p_text(p: float | None) -> str:
-    """Return a p-value as table text."""
-    if p is None:
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def markdown_text(value: Any) -> str:

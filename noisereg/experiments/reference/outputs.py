@@ -38,6 +38,21 @@ REPLICATE_COLUMNS = [
 ]
 # Read as text: a record of digits would otherwise parse as one (huge) integer.
 TEXT_COLUMNS = ("test_points",)
+
+
+def check_points(frame: pd.DataFrame) -> None:
+    """Raise ValueError unless each row's per-point record is n_test '0'/'1's, test_correct '1's.
+
+    A file cut inside its last row still parses (the record is its last column): this is
+    what tells it apart.
+    """
+    for row, (points, n_test, correct) in enumerate(
+        zip(frame["test_points"], frame["n_test"], frame["test_correct"], strict=True)
+    ):
+        if len(points) != n_test or set(points) - {"0", "1"} or points.count("1") != correct:
+            raise ValueError(f"row {row + 1}: test_points does not hold its {n_test} points")
+
+
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc"]
 GRID_COLUMNS = ["hidden_units", "noise", "cv_correct", "cv_points", "cv_mean", "cv_std", "cv_se"]
 SWEEP_COLUMNS = [
@@ -125,7 +140,9 @@ def write_variant(
 
 def read_replicates(name: str) -> pd.DataFrame:
     """Return plots/replicates/<name>.csv (one row per seed), written by train@<name>."""
-    return read_csv(replicates_path(name), f"train@{name}", REPLICATE_COLUMNS, TEXT_COLUMNS)
+    return read_csv(
+        replicates_path(name), f"train@{name}", REPLICATE_COLUMNS, TEXT_COLUMNS, check_points
+    )
 
 
 def read_history(name: str) -> pd.DataFrame:
@@ -171,13 +188,18 @@ def write_grid(result: GridResult) -> None:
 
 def read_grid_refits() -> pd.DataFrame:
     """Return plots/grid_refits.csv: one row per seed of each chosen cell's refit."""
-    return read_csv(GRID_REFITS_PATH, "grid_search", ["choice", *REPLICATE_COLUMNS], TEXT_COLUMNS)
+    columns = ["choice", *REPLICATE_COLUMNS]
+    return read_csv(GRID_REFITS_PATH, "grid_search", columns, TEXT_COLUMNS, check_points)
 
 
 def read_sweep_replicates() -> pd.DataFrame:
     """Return plots/sweep_replicates.csv: one row per seed of every sweep point."""
     return read_csv(
-        SWEEP_REPLICATES_PATH, "sweep", ["placement", "stddev", *REPLICATE_COLUMNS], TEXT_COLUMNS
+        SWEEP_REPLICATES_PATH,
+        "sweep",
+        ["placement", "stddev", *REPLICATE_COLUMNS],
+        TEXT_COLUMNS,
+        check_points,
     )
 
 

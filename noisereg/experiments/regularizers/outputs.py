@@ -42,6 +42,17 @@ REGULARIZER_COLUMNS = {
     "test_points": ["method", "replicate", "test_points", "dataset"],
 }
 TEXT_COLUMNS = ("test_points",)  # read as written: '0110' is not the number 110
+
+
+def _check(frame: pd.DataFrame) -> None:
+    """Raise ValueError when the per-point records differ in length or hold other than 0/1."""
+    if "test_points" in frame.columns:
+        records = frame["test_points"]
+        lengths = records.str.len()
+        if (lengths != lengths.iloc[0]).any() or records.str.fullmatch("[01]+").eq(False).any():
+            raise ValueError("test_points records differ in length or hold other than 0/1")
+
+
 REGULARIZER_TABLE_COLUMNS = [
     "dataset",
     "method",
@@ -67,6 +78,8 @@ def write_comparison(result: Comparison) -> None:
 def read_comparison() -> dict[str, pd.DataFrame]:
     """Return the regularizers stage's frames by name (cv, chosen, per_seed, test_points)."""
     return {
-        name: read_csv(REGULARIZERS_DIR / f"{name}.csv", "regularizers", columns, TEXT_COLUMNS)
+        name: read_csv(
+            REGULARIZERS_DIR / f"{name}.csv", "regularizers", columns, TEXT_COLUMNS, _check
+        )
         for name, columns in REGULARIZER_COLUMNS.items()
     }

@@ -146,8 +146,9 @@ def _figures(
             "Paired test-accuracy differences of every tuned method, per dataset",
             "Each method at its CV-chosen strength: paired test-accuracy difference against no "
             "regularization (circles) and against the best non-noise method (squares), with "
-            f"{confidence:.0%} bootstrap intervals; grey band: the margin of practical "
-            "equivalence.",
+            f"{confidence:.0%} intervals (over seeds and test points on the reference split, "
+            "Student t over the draws elsewhere); grey band: the margin of practical "
+            "equivalence. Verdicts (table) use the wider family-wise intervals.",
         )
     ]
     if regularizers.ranking.get("critical_difference"):
