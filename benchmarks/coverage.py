@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,20 +105,24 @@ def load(path: Path = FIXTURE) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
-def seeds_only(sample: np.ndarray, level: float) -> dict[str, Any]:
+def seeds_only(sample: np.ndarray, levels: Sequence[float]) -> list[dict[str, Any]]:
     """The replaced fixed-split method: an interval over the seeds' accuracies only."""
-    return t_interval(sample.sum(axis=1), level, scale=sample.shape[1])
+    return [t_interval(sample.sum(axis=1), level, scale=sample.shape[1]) for level in levels]
 
 
-def bca(sample: np.ndarray, level: float) -> dict[str, Any]:
+def bca(sample: np.ndarray, levels: Sequence[float]) -> list[dict[str, Any]]:
     """The replaced fresh-draw method: BCa bootstrap over the draws."""
     if np.ptp(sample) == 0:
-        return {"ci_low": float(sample[0]), "ci_high": float(sample[0])}
-    result = scipy_stats.bootstrap(
-        (sample,), np.mean, confidence_level=level, n_resamples=1999, method="BCa",
-        rng=np.random.default_rng(0),
-    )  # fmt: skip
-    return {"ci_low": result.confidence_interval.low, "ci_high": result.confidence_interval.high}
+        return [{"ci_low": float(sample[0]), "ci_high": float(sample[0])} for _ in levels]
+    summaries = []
+    for level in levels:
+        result = scipy_stats.bootstrap(
+            (sample,), np.mean, confidence_level=level, n_resamples=1999, method="BCa",
+            rng=np.random.default_rng(0),
+        )  # fmt: skip
+        low, high = result.confidence_interval
+        summaries.append({"ci_low": low, "ci_high": high})
+    return summaries
 
 
 def report(fixture: dict[str, Any], studies: int) -> None:

@@ -21,26 +21,26 @@ from typing import Any
 
 import numpy as np
 
-from noisereg.stats import pigeonhole_interval, points_matrix, t_interval
+from noisereg.stats import pigeonhole_intervals, points_matrix, t_interval
 
-# An interval method: (sample, level) -> its summary with ci_low / ci_high.
-Method = Callable[[np.ndarray, float], dict[str, Any]]
+# An interval method: (sample, levels) -> its summaries (ci_low / ci_high), one per level.
+Method = Callable[[np.ndarray, Sequence[float]], list[dict[str, Any]]]
 
 
 def pigeonhole(resamples: int) -> Method:
-    """Return the fixed split's method (stats.pigeonhole_interval) with `resamples`."""
+    """Return the fixed split's method (stats.pigeonhole_intervals) with `resamples`."""
 
-    def method(sample: np.ndarray, level: float) -> dict[str, Any]:
+    def method(sample: np.ndarray, levels: Sequence[float]) -> list[dict[str, Any]]:
         # The bootstrap's seed is a function of the sample, as the study's is fixed.
         seed = int(np.abs(sample).sum()) + sample.size
-        return pigeonhole_interval(sample, level, seed, resamples)
+        return pigeonhole_intervals(sample, levels, seed, resamples)
 
     return method
 
 
-def students_t(sample: np.ndarray, level: float) -> dict[str, Any]:
+def students_t(sample: np.ndarray, levels: Sequence[float]) -> list[dict[str, Any]]:
     """Return the fresh draws' method (stats.t_interval)."""
-    return t_interval(sample, level)
+    return [t_interval(sample, level) for level in levels]
 
 
 def covered(summary: dict[str, Any], truth: float) -> bool:
@@ -64,8 +64,8 @@ def fixed_split_coverage(
         rows, columns = population.shape
         sample = population[rng.integers(rows, size=rows)][:, rng.integers(columns, size=columns)]
         truth = float(population.mean())
-        for level in levels:
-            hits[level] += covered(method(sample, level), truth)
+        for level, summary in zip(levels, method(sample, levels), strict=True):
+            hits[level] += covered(summary, truth)
     return {level: hits[level] / studies for level in levels}
 
 
@@ -84,8 +84,8 @@ def fresh_draws_coverage(
         population = populations[int(rng.integers(len(populations)))]
         sample = population[rng.integers(len(population), size=draws)]
         truth = float(population.mean())
-        for level in levels:
-            hits[level] += covered(method(sample, level), truth)
+        for level, summary in zip(levels, method(sample, levels), strict=True):
+            hits[level] += covered(summary, truth)
     return {level: hits[level] / studies for level in levels}
 
 

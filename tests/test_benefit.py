@@ -267,6 +267,6 @@ def test_the_sentences_say_where_noise_helps_stops_and_hurts() -> None:
     )
     (overview,) = benefit_report.overview(cells)
     assert overview == (
-        "Input noise helped (beyond the margin, family-wise) at some stddev on 1 of 1 datasets "
-        "at n = 10 (moons) and on 0 of 1 at n = 90 (none)."
+        "Input noise helped in 2 of 6 cells (dataset x size x stddev) (moons at n = 10, 30), "
+        "hurt in 1 (moons at n = 90); no practical difference 1, inconclusive 2."
     )

@@ -97,27 +97,32 @@ def cv_sentence(name: str, placement: str, curves: pd.DataFrame) -> str:
     )
 
 
-def overview(cells: pd.DataFrame) -> list[str]:
-    """Return the section's opening sentences: on how many datasets each placement helped.
+def _where(cells: pd.DataFrame) -> str:
+    """Return where cells lie, by dataset: 'blobs at n = 30, 90; xor at n = 10'."""
+    places = []
+    for name, frame in cells.groupby("dataset", sort=False):
+        sizes = sorted(int(n) for n in frame["n_train"].unique())
+        places.append(f"{name} at n = {_sizes(sizes)}")
+    return "; ".join(places)
 
-    "Helped" is a cell's family-wise verdict: some stddev's gain cleared the margin.
+
+def overview(cells: pd.DataFrame) -> list[str]:
+    """Return the section's opening sentences: where each placement helped and hurt.
+
+    Every count is of the cells' family-wise verdicts (summarize's): a helped cell's gain
+    cleared the margin.
     """
     sentences = []
-    smallest, largest = int(cells["n_train"].min()), int(cells["n_train"].max())
-    names = list(dict.fromkeys(cells["dataset"]))
     for placement, frame in cells.groupby("placement", sort=True):
-        at = {
-            size: sorted(
-                str(d) for d in helped(frame[frame["n_train"] == size])["dataset"].unique()
-            )
-            for size in (smallest, largest)
-        }
+        gains, losses = helped(frame), hurt(frame)
+        counts = ", ".join(
+            f"{word} {int((frame['acc_verdict'] == VERDICT_CODES[word]).sum())}"
+            for word in ("no practical difference", "inconclusive")
+        )
         sentences.append(
-            f"{str(placement).capitalize()} noise helped (beyond the margin, family-wise) at "
-            f"some stddev on {len(at[smallest])} of "
-            f"{len(names)} datasets at n = {smallest} ({', '.join(at[smallest]) or 'none'}) and "
-            f"on {len(at[largest])} of {len(names)} at n = {largest} "
-            f"({', '.join(at[largest]) or 'none'})."
+            f"{str(placement).capitalize()} noise helped in {len(gains)} of {len(frame)} "
+            f"cells (dataset x size x stddev){f' ({_where(gains)})' if len(gains) else ''}, "
+            f"hurt in {len(losses)}{f' ({_where(losses)})' if len(losses) else ''}; {counts}."
         )
     return sentences
 

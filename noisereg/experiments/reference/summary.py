@@ -28,6 +28,7 @@ from noisereg.stats import (
     Family,
     judge,
     pigeonhole_interval,
+    pigeonhole_intervals,
     points_matrix,
     t_interval,
 )
@@ -132,12 +133,13 @@ def paired_judgement(
     variant: pd.DataFrame, reference: pd.DataFrame, family: Family, report: ReportParams
 ) -> dict[str, Any]:
     """Return the paired difference at the shown level and its verdict at the family's."""
-    difference = paired_difference(variant, reference)
-    return judge(
-        over_points(report, difference, family.level),
-        over_points(report, difference, family.confidence),
-        family,
+    shown, decision = pigeonhole_intervals(
+        paired_difference(variant, reference),
+        [family.confidence, family.level],
+        report.bootstrap_seed,
+        report.bootstrap_resamples,
     )
+    return judge(decision, shown, family)
 
 
 def replication(
