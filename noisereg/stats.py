@@ -47,6 +47,10 @@ VERDICTS = ("helped", "hurt", "no practical difference", "inconclusive")
 VERDICT_CODES = {"helped": 1, "no practical difference": 0, "hurt": -1, "inconclusive": 2}
 # The power at which the minimum detectable effect is stated.
 POWER = 0.8
+# Batches of bootstrap resamples that estimate an interval end's Monte Carlo error, and how
+# many of those errors from the margin a verdict must be to count as settled.
+MC_BATCHES = 10
+MC_ERRORS = 2.0
 
 
 @dataclass(frozen=True)
@@ -168,11 +172,19 @@ def pigeonhole_intervals(
                  "identical": True} for _ in levels]  # fmt: skip
     means = pigeonhole_means(matrix, seed, resamples) / scale
     se = float(means.std(ddof=1))
+    # The ends' Monte Carlo error: the spread of the same quantile over MC_BATCHES batches
+    # of the resamples, / sqrt(MC_BATCHES). A verdict this close to the margin is not
+    # settled by the resampling (`judge` flags it).
+    batches = means[: resamples - resamples % MC_BATCHES].reshape(MC_BATCHES, -1)
     summaries = []
     for level in levels:
-        low, high = np.quantile(means, [0.5 - level / 2, 0.5 + level / 2])
+        ends = [0.5 - level / 2, 0.5 + level / 2]
+        low, high = np.quantile(means, ends)
+        low_mc, high_mc = np.quantile(batches, ends, axis=1).std(axis=1, ddof=1)
         summaries.append({"mean": mean, "std": std, "se": se, "ci_low": float(low),
-                          "ci_high": float(high), "identical": False})  # fmt: skip
+                          "ci_high": float(high), "identical": False,
+                          "ci_low_mc": float(low_mc / np.sqrt(MC_BATCHES)),
+                          "ci_high_mc": float(high_mc / np.sqrt(MC_BATCHES))})  # fmt: skip
     return summaries
 
 
@@ -219,17 +231,35 @@ def judge(decision: Mapping[str, Any], shown: Mapping[str, Any], family: Family)
     """Return a primary comparison's record: the shown interval, the decision and its verdict.
 
     `shown` is the difference's summary at the family's confidence, `decision` the same
-    difference at the family's level. The verdict is `verdict` of the decision interval.
+    difference at the family's level. The verdict is `verdict` of the decision interval;
+    `borderline` says the bootstrap's own Monte Carlo error could flip it.
     """
-    outcome = verdict(decision["ci_low"], decision["ci_high"], family.margin)
+    low, high = decision["ci_low"], decision["ci_high"]
+    outcome = verdict(low, high, family.margin)
     return {
         "diff": dict(shown),
-        "decision_low": decision["ci_low"],
-        "decision_high": decision["ci_high"],
+        "decision_low": low,
+        "decision_high": high,
         "verdict": outcome,
         "verdict_code": VERDICT_CODES[outcome],
+        "borderline": _borderline(decision, outcome, family.margin),
         "mde": minimum_detectable_effect(shown, family),
     }
+
+
+def _borderline(decision: Mapping[str, Any], outcome: str, margin: float) -> bool:
+    """Return whether moving the decision interval's ends by MC_ERRORS Monte Carlo errors
+    (a bootstrap's; 0 for Student t) could change the verdict."""
+    low, high = decision["ci_low"], decision["ci_high"]
+    if low is None or high is None:
+        return False
+    low_shift = MC_ERRORS * decision.get("ci_low_mc", 0.0)
+    high_shift = MC_ERRORS * decision.get("ci_high_mc", 0.0)
+    return any(
+        verdict(low + a * low_shift, high + b * high_shift, margin) != outcome
+        for a in (-1, 1)
+        for b in (-1, 1)
+    )
 
 
 def column_interval(row: Any, column: str, signed: bool = True) -> str:

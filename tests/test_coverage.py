@@ -6,7 +6,8 @@ seeds x test points of paired differences, each fresh-draw cell's per-draw diffe
 truth of a simulated study is the mean of what it resampled. At the draw counts and levels
 the report uses (the shown level and each section's family-wise level), the share of
 intervals holding the truth must be within 0.02 of nominal. `benchmarks/coverage.py` prints
-the same figures for the methods these replaced.
+the same figures for the methods these replaced. Within 0.02 is loose at the family levels
+(a 0.2% miss rate passes at 99.958%): docs/study.md states the measured miss rates.
 """
 
 from __future__ import annotations
@@ -56,5 +57,5 @@ def test_fresh_draw_intervals_cover_at_the_study_draw_count(
     cells = fresh_populations(study, section)
     assert len(cells) >= 20
     shown = levels(study["confidence"], study[section]["family_size"])
-    coverage = fresh_draws_coverage(cells, study[section]["draws"], shown, 4000, 7)
+    coverage = fresh_draws_coverage(cells, study[section]["draws"], shown, 10_000, 7)
     assert_near_nominal(coverage)

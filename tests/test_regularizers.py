@@ -150,7 +150,7 @@ def test_verdict_and_ranks_come_from_the_numbers(small: Params) -> None:
     text, against, adds = dataset_verdict(a)
     assert (against, adds) == ("helped", "no practical difference")
     assert text.startswith("a: CV picked l2 0.1 as the best non-noise method (test accuracy 0.753)")
-    assert "noise beats it: +0.050 [+0.050, +0.050]" in text
+    assert "noise beats it: +0.050 (decision interval [+0.050, +0.050])" in text
     # Accuracies are written without signs; differences with.
     row = context(rows, friedman(rows, confidence=0.95), margin=0.01)["rows"][0]
     assert not row["test"].startswith("+") and row["vs_none"].startswith(("+", "-"))
@@ -158,7 +158,7 @@ def test_verdict_and_ranks_come_from_the_numbers(small: Params) -> None:
     ranking = friedman(rows, confidence=0.95)
     overview = context(rows, ranking, margin=0.01)["overview"]
     assert (
-        "the best noise method won on 3, tied on 0, lost on 0, could not be told apart on 0 "
+        "the best noise method won on 3, tied on 0, lost on 0, was inconclusive on 0 "
         in (overview[0])
     )
     assert overview[1].startswith("Across 3 datasets the Friedman test on the ranks of 4 methods")

@@ -136,6 +136,6 @@ def test_regularizer_words_follow_the_rule(sentinel: str, default_params: Params
         assert f"noise {regularizer_section.AGAINST[sentinel]} it" in sentence
         assert regularizer_section.ADDS[sentinel] in sentence
     tally = {"helped": "won", "no practical difference": "tied", "hurt": "lost"}
-    word = tally.get(sentinel, "could not be told apart")
+    word = tally.get(sentinel, "was inconclusive")
     assert f"{word} on 2" in context["overview"][0]
     assert {r["verdict"] for r in context["rows"]} == {sentinel, "-"}

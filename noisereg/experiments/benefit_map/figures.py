@@ -35,7 +35,7 @@ def benefit_heatmaps(cells: pd.DataFrame) -> Figure:
     """Return one size x stddev heat-map per dataset (rows) and placement (columns).
 
     Colour: mean paired accuracy gain over no noise, on one diverging scale centred at 0
-    for every panel; a cell whose interval excludes 0 is outlined in black.
+    for every panel; a cell called helped or hurt (its family-wise verdict) is outlined in black.
     """
     datasets = list(dict.fromkeys(cells["dataset"]))
     placements = list(dict.fromkeys(cells["placement"]))

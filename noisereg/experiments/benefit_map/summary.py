@@ -27,7 +27,7 @@ MEASURES = {  # column in the map -> per-replicate column
     "ece": "test_ece",
 }
 # n_star's codes where no size is the answer (metrics stay numbers; the report writes words).
-NEVER_HELPED = 0  # no stddev was called helped at any size
+NEVER_HELPED = 0  # no stddev was called helped at any size (not: shown never to help)
 NOT_REACHED = -1  # at the largest size some stddev may still help by more than the margin
 
 

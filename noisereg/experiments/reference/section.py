@@ -103,6 +103,7 @@ def _comparison_rows(results: ReferenceResults) -> list[dict[str, Any]]:
                 "ci_high": diff.get("ci_high"),
                 "mde": "n/a" if c.get("mde") is None else f"{c['mde']:.3f}",
                 "verdict": outcome,
+                "verdict_text": outcome + (" (on the margin)" if c.get("borderline") else ""),
                 "replication": _replication_text(c.get("replication"), outcome),
                 "decision_text": (
                     f"[{c['decision_low']:+.3f}, {c['decision_high']:+.3f}]"
@@ -185,16 +186,17 @@ def _summary(results: ReferenceResults, comparisons: list[dict[str, Any]]) -> li
             f"{base['train_acc']['mean']:.3f}) but scores {interval(base['test_acc'])} on the "
             f"test points (mean [{results.confidence:.0%} CI] over {base['replicates']} seeds "
             f"and the test points); {helped} of {len(against_base)} noise variants on the same "
-            f"data and seeds raised test accuracy by more than the margin of {margin:g} "
-            f"({_verdict_counts(against_base)}; figure below)."
+            f"data and seeds were shown to raise test accuracy by more than the margin of "
+            f"{margin:g} ({_verdict_counts(against_base)}; figure below)."
+            + _borderline_text(against_base)
         )
         sentences.append(
-            f"These verdicts are about this one split of 30 training and "
+            f"These verdicts are about this one split of {base['n_train']} training and "
             f"{base['n_test']} test points: the intervals resample its seeds and its test "
             f"points, at {results.methods['decision_confidence']:.2%} over "
-            f"{results.methods['family']}. With so few test points a comparison can only be "
-            f"called helped if its true gain is near its minimum detectable effect "
-            f"({_mde_range(against_base)} here, at {POWER_WORDS})."
+            f"{results.methods['family']}. With so few test points a gain is called helped "
+            f"with 80% probability only if it is at least the comparison's minimum detectable "
+            f"effect ({_mde_range(against_base)} here)."
         )
     found = results.summary.get("findings") or {}
     if found:
@@ -219,7 +221,9 @@ def _summary(results: ReferenceResults, comparisons: list[dict[str, Any]]) -> li
             continue
         group = [r for r in comparisons if r["compare_to"] == reference]
         effects = ", ".join(
-            f"{r['variant']} {VERDICT_PHRASES[r['verdict']]} ({r['diff_text']})" for r in group
+            f"{r['variant']} {VERDICT_PHRASES[r['verdict']]} (decision interval "
+            f"{r['decision_text']})"
+            for r in group
         )
         limits.append(
             f"against {reference} ({_setting_of_reference(results, reference)}) {effects}"
@@ -229,7 +233,16 @@ def _summary(results: ReferenceResults, comparisons: list[dict[str, Any]]) -> li
     return sentences
 
 
-POWER_WORDS = "80% power"
+def _borderline_text(rows: list[dict[str, Any]]) -> str:
+    """Return a sentence naming the verdicts the bootstrap's Monte Carlo error could flip."""
+    close = [r for r in rows if r["verdict_text"] != r["verdict"]]
+    if not close:
+        return ""
+    names = ", ".join(f"{r['variant']} (decision interval {r['decision_text']})" for r in close)
+    return (
+        f" On the margin: {names}: the verdict is within two Monte Carlo errors of the "
+        "resampling, so another bootstrap seed may give another."
+    )
 
 
 def _verdict_counts(rows: list[dict[str, Any]]) -> str:

@@ -74,6 +74,7 @@ def seed_summaries(per_seed: pd.DataFrame, report: ReportParams) -> dict[str, An
     gap = n_test * (train[:, None] - n_train * correct)
     return {
         "replicates": len(per_seed),
+        "n_train": n_train,
         "n_test": n_test,
         "train_acc": t_interval(train, report.confidence, n_train, bounds=(0.0, 1.0)),
         "test_acc": over_points(report, correct, report.confidence),

@@ -64,6 +64,7 @@ REGULARIZER_TABLE_COLUMNS = [
     "test_acc",
     *(f"diff_{k}{end}" for k in ("vs_none", "vs_best") for end in ("", "_low", "_high")),
     "primary",
+    "borderline",  # a primary verdict the bootstrap's Monte Carlo error could flip
     "rank",  # and decision_low/high, verdict (a code) and mde: set on the primary rows only
 ]
 

@@ -30,13 +30,13 @@ AGAINST = {
     "helped": "beats",
     "hurt": "loses to",
     "no practical difference": "ties with",
-    "inconclusive": "cannot be told apart from",
+    "inconclusive": "is inconclusive against",
 }
 ADDS = {
     "helped": "adds to it",
     "hurt": "hurts it",
     "no practical difference": "adds nothing practical to it",
-    "inconclusive": "cannot be told to add to it or not",
+    "inconclusive": "is inconclusive on top of it",
 }
 
 
@@ -54,6 +54,15 @@ def setting(row: Any, best: str) -> str:
     return f"{row.method} {row.value:g}"
 
 
+def decided(row: Any) -> str:
+    """Return a primary row's difference with the decision interval its verdict rests on."""
+    margin_note = "; on the margin" if row.borderline else ""
+    return (
+        f"{row.diff_vs_best:+.3f} (decision interval [{row.decision_low:+.3f}, "
+        f"{row.decision_high:+.3f}]{margin_note})"
+    )
+
+
 def dataset_verdict(rows: pd.DataFrame) -> tuple[str, str, str]:
     """Return (sentence, noise-vs-best verdict, combination verdict) for one dataset.
 
@@ -66,8 +75,7 @@ def dataset_verdict(rows: pd.DataFrame) -> tuple[str, str, str]:
     text = (
         f"{name}: CV picked {setting(best, best.method)} as the best non-noise method (test "
         f"accuracy {best.test_acc:.3f}) and {setting(noise, best.method)} as the best noise "
-        "method; noise "
-        f"{AGAINST[against]} it: " + column_interval(noise, "diff_vs_best")
+        f"method; noise {AGAINST[against]} it: {decided(noise)}"
     )
     combined = rows[rows["method"] == COMBINED]
     adds = "not run"
@@ -75,8 +83,7 @@ def dataset_verdict(rows: pd.DataFrame) -> tuple[str, str, str]:
         c = combined.iloc[0]
         adds = WORDS[int(c.verdict)]
         text += (
-            f"; hidden noise on top of it ({setting(c, best.method)}) {ADDS[adds]}: "
-            f"{column_interval(c, 'diff_vs_best')}"
+            f"; hidden noise on top of it ({setting(c, best.method)}) {ADDS[adds]}: {decided(c)}"
         )
     return text + ".", against, adds
 
@@ -96,7 +103,7 @@ def context(frame: pd.DataFrame, ranking: dict[str, Any], margin: float) -> dict
             ("helped", "won"),
             ("no practical difference", "tied"),
             ("hurt", "lost"),
-            ("inconclusive", "could not be told apart"),
+            ("inconclusive", "was inconclusive"),
         )
     )
     overview = [
@@ -129,7 +136,9 @@ def context(frame: pd.DataFrame, ranking: dict[str, Any], margin: float) -> dict
             "vs_best": column_interval(r, "diff_vs_best"),
             "decision": f"[{r.decision_low:+.3f}, {r.decision_high:+.3f}]" if r.primary else "-",
             "mde": f"{r.mde:.3f}" if r.primary else "-",
-            "verdict": WORDS[int(r.verdict)] if r.primary else "-",
+            "verdict": (WORDS[int(r.verdict)] + (" (on the margin)" if r.borderline else ""))
+            if r.primary
+            else "-",
         }
         for r in cast(Any, frame).itertuples()
     ]

@@ -144,7 +144,7 @@ def dataset_rows(
             row[f"diff_{key}"] = diff["mean"]
             row[f"diff_{key}_low"] = diff["ci_low"]
             row[f"diff_{key}_high"] = diff["ci_high"]
-        row.update(decision_low=None, decision_high=None, verdict=None, mde=None)
+        row.update(decision_low=None, decision_high=None, verdict=None, mde=None, borderline=False)
         if row["primary"]:
             judged = judge(
                 pairing.difference(record.method, best, family.level), versus_best, family
@@ -154,6 +154,7 @@ def dataset_rows(
                 decision_high=judged["decision_high"],
                 verdict=judged["verdict_code"],
                 mde=judged["mde"],
+                borderline=judged["borderline"],
             )
         rows.append(row)
     return rows
