@@ -1,4 +1,4 @@
-"""Shared fixtures: the reference split and tiny params for fast pipeline runs."""
+"""Shared fixtures: the reference split, tiny params, and the tiny study's built pipeline."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ import yaml
 from noisereg.data.reference import Split, make_split
 from noisereg.net import MLPWeights
 from noisereg.params import Params, parse_params
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.tiny_pipeline import ROOT, shared_build
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +71,16 @@ def tiny_raw(default: dict[str, Any]) -> dict[str, Any]:
 def tiny_params(default_raw: dict[str, Any]) -> Params:
     """The tiny params (`tiny_raw`) validated: the one place tests shrink the study."""
     return parse_params(tiny_raw(default_raw))
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any]) -> Path:
+    """The tiny study's git + DVC repo after its first `dvc repro`, built once per run.
+
+    Shared by every test and worker that asks (tests/tiny_pipeline.py): copy it before
+    editing anything (`tiny_pipeline.copy_repo`).
+    """
+    return shared_build(tmp_path_factory, tiny_raw(default_raw))
 
 
 @pytest.fixture(scope="session")

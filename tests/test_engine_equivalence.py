@@ -107,23 +107,30 @@ def keras_fast_fit(
 
 NETS = [REFERENCE_NET, DEEP_NET]
 NET_IDS = ["1x400", "32-16-8"]
+# Epochs of the loss-curve checks. A wrong step or loss moves the curves past 1e-5 within
+# the first epochs, so 20 reject what 100 did: Adam's step count off by one, its second
+# moment without bias correction, epsilon inside the square root, a short last minibatch
+# averaged over the full batch size, weight decay's gradient halved, the validation loss
+# without the penalty (each run as a mutant of engine/loop.py). Keras runs a validation
+# pass every epoch: at 100 epochs these six cases took over half of the module's time.
+FIT_EPOCHS = 20
 
 
 def fit_and_compare_losses(
     split: Split, net: Net, seed: int, batch_size: int
 ) -> tuple[trainer.TrainResult, dict[str, list[float]]]:
-    """Train net with fit and with the engine for 100 epochs; assert equal loss curves."""
+    """Train net with fit and with the engine for FIT_EPOCHS; assert equal loss curves."""
     model = keras_model(net, seed)
     history = model.fit(
         split.x_train,
         split.y_train,
-        epochs=100,
+        epochs=FIT_EPOCHS,
         batch_size=batch_size,
         shuffle=False,
         validation_data=(split.x_test, split.y_test),
         verbose=0,
     ).history
-    result = engine_run(split, [net], [seed], 100, batch_size)
+    result = engine_run(split, [net], [seed], FIT_EPOCHS, batch_size)
     for ours, theirs in (("train_loss", "loss"), ("val_loss", "val_loss")):
         difference = np.abs(result.history[ours][0] - np.array(history[theirs]))
         assert difference.max() < 1e-5, f"{ours}: max |engine - fit| = {difference.max():.2e}"
@@ -142,7 +149,7 @@ def test_weight_decay_losses_match_fit(split: Split, batch_size: int) -> None:
     # l2 = 1e-3 on 400 units: the penalty is ~0.1 of the loss, so leaving it out of the loss,
     # the validation loss or the gradient moves a curve by far more than 1e-5.
     result, _ = fit_and_compare_losses(split, Net.of((400,), l2=1e-3), 13, batch_size)
-    plain = engine_run(split, [Net.of(400)], [13], 100, batch_size)
+    plain = engine_run(split, [Net.of(400)], [13], FIT_EPOCHS, batch_size)
     assert np.abs(plain.history["val_loss"][0] - result.history["val_loss"][0]).max() > 1e-3
 
 
@@ -300,8 +307,11 @@ def test_shuffled_minibatches_match_fit_exactly_without_noise(large_split: Split
     """Batch 32 on 300 points (10 steps, a last batch of 12), reshuffled every epoch.
 
     Keras is fed the engine's own epoch orders, so the curves must agree step for step.
+    Ten epochs: an order that is not redrawn each epoch differs from the second epoch on, and
+    a short last batch averaged over 32 rows from the first (both run as mutants of
+    engine/loop.py).
     """
-    net, seed, epochs = Net.of(WIDTH, input_stddev=0.0, hidden_stddev=0.0), 21, 30
+    net, seed, epochs = Net.of(WIDTH, input_stddev=0.0, hidden_stddev=0.0), 21, 10
     members = [trainer.Member(net, seed, seed + 1000, tuple(range(300)), tuple(range(300)))]
     opt = trainer.Optimization.keras_adam(epochs)
     split = large_split

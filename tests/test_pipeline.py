@@ -1,8 +1,9 @@
 """The DVC pipeline end to end in a temporary git + DVC repository with tiny params.
 
-The repository is built and run once per module (`built`); every test gets its own copy
-(`repo`), so no test sees another's edits, experiments or killed stages, and the tests
-pass in any order. Each `dvc repro` here costs ~5 s per stage (TF import).
+The repository is built and run once per pytest run (conftest's `tiny_pipeline`, shared
+with the sharing tests); every test gets its own copy (`repo`), so no test sees another's
+edits, experiments or killed stages, and the tests pass in any order. Each `dvc repro`
+here costs ~5 s per stage (TF import).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,38 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import ROOT, tiny_raw
+from tests.conftest import tiny_raw
+from tests.tiny_pipeline import BIN, ENV, RUN_LOG, copy_repo, dvc, sh, write_params
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 VARIANTS = ("baseline", "input_noise", "hidden_noise", "deep_baseline", "deep_hidden_all")
 MAPPED = ("circles", "xor")  # the tiny params' benefit_map.datasets
-
-
-def sh(repo: Path, *command: str, check: bool = True) -> str:
-    # No PYTHONPATH: stages run as `python -m stages.x`, so they import the copy of the
-    # library in the tree they run in (the repo, or a queued/--temp experiment's copy),
-    # never the editable install of this checkout.
-    result = subprocess.run(command, cwd=repo, env=ENV, capture_output=True, text=True, timeout=900)
-    output = result.stdout + result.stderr
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{output[-3000:]}")
-    return output
-
-
-def dvc(repo: Path, *args: str) -> str:
-    return sh(repo, str(BIN / "dvc"), *args)
 
 
 def ran_stages(log: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", log))
 
 
-def write_params(repo: Path, raw: dict[str, Any]) -> None:
-    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+def stale_stages(repo: Path) -> set[str]:
+    """Return the stages `dvc status` reports as changed."""
+    return set(re.findall(r"^(\S+):\s*$", dvc(repo, "status"), re.MULTILINE))
 
 
 @contextmanager
@@ -93,34 +77,15 @@ def weight_bytes(repo: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, default_raw: dict[str, Any]) -> Path:
-    """A git + DVC repo of the tiny study, after its first `dvc repro` (log in run.log)."""
-    path = tmp_path_factory.mktemp("pipeline")
-    for name in ("noisereg", "stages"):
-        shutil.copytree(ROOT / name, path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "dvc.yaml", path / "dvc.yaml")
-    write_params(path, tiny_raw(default_raw))
-    sh(path, "git", "init", "-q")
-    sh(path, "git", "config", "user.email", "test@example.invalid")
-    sh(path, "git", "config", "user.name", "test")
-    dvc(path, "init", "-q")
-    (path.parent / "run.log").write_text(dvc(path, "repro"))
-    sh(path, "git", "add", "-A")
-    sh(path, "git", "commit", "-qm", "tiny study")
-    return path
-
-
-@pytest.fixture(scope="module")
-def first_run(built: Path) -> str:
-    return (built.parent / "run.log").read_text()
+def first_run(tiny_pipeline: Path) -> str:
+    """The output of the shared build's first `dvc repro`."""
+    return (tiny_pipeline.parent / RUN_LOG).read_text()
 
 
 @pytest.fixture
-def repo(built: Path, tmp_path: Path) -> Path:
-    """This test's own copy of the built repo (DVC's temporary state left behind)."""
-    copy = tmp_path / "repo"
-    shutil.copytree(built, copy, symlinks=True, ignore=shutil.ignore_patterns("tmp"))
-    return copy
+def repo(tiny_pipeline: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the built repo."""
+    return copy_repo(tiny_pipeline, tmp_path / "repo")
 
 
 def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
@@ -139,7 +104,9 @@ def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
     assert summary["comparisons"]["deep_hidden_all"]["compare_to"] == "deep_baseline"
     comparisons = json.loads((repo / "metrics" / "comparisons.json").read_text())
     assert set(comparisons) == {"input_noise", "hidden_noise", "deep_hidden_all"}
-    assert all(isinstance(value, int | float) for value in comparisons.values())
+    for comparison in comparisons.values():  # the mean paired difference and a verdict code
+        assert isinstance(comparison["diff"], int | float)
+        assert comparison["verdict"] in {1, 0, -1, 2}
     report = (repo / "reports" / "report.md").read_text()
     verdict = summary["comparisons"]["input_noise"]["verdict"]
     assert re.search(rf"\| input_noise \| baseline \|.*\| {verdict} \|", report)
@@ -178,14 +145,13 @@ def test_one_variant_edit_reruns_that_variant_then_revert_uses_run_cache(
     before = metric_bytes(repo)
     edited = tiny_raw(default_raw)
     edited["variants"]["input_noise"]["input_stddev"] = 0.3
-    with restored(repo, "params.yaml"):
-        write_params(repo, edited)
-        status = dvc(repo, "status")
-        assert "train@input_noise" in status and "train@hidden_noise" not in status
-        assert ran_stages(dvc(repo, "repro")) == {"train@input_noise", "summarize", "report"}
-        assert metric_bytes(repo)["input_noise.json"] != before["input_noise.json"]
-        write_params(repo, tiny_raw(default_raw))
-        log = dvc(repo, "repro")
+    write_params(repo, edited)
+    status = dvc(repo, "status")
+    assert "train@input_noise" in status and "train@hidden_noise" not in status
+    assert ran_stages(dvc(repo, "repro")) == {"train@input_noise", "summarize", "report"}
+    assert metric_bytes(repo)["input_noise.json"] != before["input_noise.json"]
+    write_params(repo, tiny_raw(default_raw))
+    log = dvc(repo, "repro")
     assert "train@input_noise" not in ran_stages(log)
     assert re.search(r"Stage 'train@input_noise' is cached - skipping run", log)
     assert metric_bytes(repo) == before  # restored outputs are the original bytes
@@ -197,9 +163,11 @@ def test_code_edit_reruns_only_the_stages_that_read_it(repo: Path, first_run: st
         handle.write("# touched by test\n")
     # summarize reruns; its outputs come out byte-identical, so DVC skips what follows it.
     assert ran_stages(dvc(repo, "repro")) == {"summarize"}
+    # A module only the report imports: `dvc status` names what a repro would rerun (the
+    # report's rerun itself is test_report_params_rerun_only_the_report's).
     with (repo / "noisereg" / "experiments" / "reference" / "figures.py").open("a") as handle:
         handle.write("# touched by test\n")
-    assert ran_stages(dvc(repo, "repro")) == {"report"}
+    assert stale_stages(repo) == {"report"}
 
 
 def test_report_params_rerun_only_the_report(
@@ -212,11 +180,6 @@ def test_report_params_rerun_only_the_report(
     assert "Edited title" in (repo / "reports" / "report.md").read_text()
 
 
-def stale_stages(repo: Path) -> set[str]:
-    """Return the stages `dvc status` reports as changed."""
-    return set(re.findall(r"^(\S+):\s*$", dvc(repo, "status"), re.MULTILINE))
-
-
 @pytest.mark.parametrize(
     ("key", "value"),
     [("confidence", 0.9), ("equivalence_margin", 0.02), ("bootstrap_seed", 5)],
@@ -226,9 +189,8 @@ def test_summary_params_make_only_summarize_and_report_stale(
 ) -> None:
     edited = tiny_raw(default_raw)
     edited["report"][key] = value
-    with restored(repo, "params.yaml"):
-        write_params(repo, edited)
-        assert stale_stages(repo) == {"summarize", "report"}
+    write_params(repo, edited)
+    assert stale_stages(repo) == {"summarize", "report"}
 
 
 @pytest.mark.parametrize(
@@ -263,45 +225,60 @@ def test_a_dataset_edit_makes_only_what_reads_it_stale(
 def test_each_stage_depends_on_exactly_the_data_it_reads(repo: Path, first_run: str) -> None:
     # No tiny variant trains on the large dataset: touching it makes no training stage stale.
     large = repo / "data" / "large" / "train.csv"
-    with restored(repo, "data/large/train.csv"):
-        large.write_bytes(large.read_bytes() + b"0.0,0.0,0\n")
-        assert stale_stages(repo) == {"data", "report"}
+    original = large.read_bytes()
+    large.write_bytes(original + b"0.0,0.0,0\n")
+    assert stale_stages(repo) == {"data", "report"}
+    large.write_bytes(original)  # DVC compares contents: the same bytes are up to date again
     assert "Data and pipelines are up to date" in dvc(repo, "status")
 
 
-def paired_test_text(repo: Path, experiment: str) -> str:
-    """Return the paired-test description an experiment's summarize stage wrote."""
-    sh(repo, "git", "stash", "--include-untracked")
-    dvc(repo, "exp", "apply", experiment)
-    text = json.loads((repo / "metrics" / "summary.json").read_text())["methods"]["paired_test"]
-    sh(repo, "git", "checkout", "--", ".")
-    dvc(repo, "checkout", "--force")
-    return str(text)
+def with_marker(path: Path, original: str, marker: str) -> None:
+    """Write the module's original code plus a line that prints marker when it is imported."""
+    path.write_text(f"{original}\nprint({marker!r})\n")
 
 
-def test_queued_and_temp_experiments_run_their_own_code(repo: Path, first_run: str) -> None:
+def wait_for_queue(repo: Path) -> str:
+    """Return `dvc queue status` once nothing is queued or running (at most 5 minutes)."""
+    deadline = time.monotonic() + 300
+    status = dvc(repo, "queue", "status")
+    while re.search(r"\b(Queued|Running)\b", status) and time.monotonic() < deadline:
+        time.sleep(3)
+        status = dvc(repo, "queue", "status")
+    return status
+
+
+def test_queued_and_temp_experiments_run_their_own_code_two_at_a_time(
+    repo: Path, first_run: str
+) -> None:
+    """A --temp and a queued experiment import the library of their own tree, not the workspace's.
+
+    Each edit of noisereg/stats.py (which summarize imports) prints its own marker, so the
+    queued run cannot be a run-cache hit of the temp run's, and a marker in an experiment's
+    log proves its stage process ran that edit, though the workspace's code (and this
+    checkout's editable install) no longer has it. A second queued experiment, a summary
+    param, runs beside it (-j 2) with the workspace's code: both must succeed.
+    """
     stats = repo / "noisereg" / "stats.py"
     original = stats.read_text()
-    edited = original.replace(
-        'PAIRED_TEST = (\n    "Wilcoxon', 'PAIRED_TEST = (\n    "MARKER Wilcoxon'
-    )
-    assert edited != original
     try:
-        stats.write_text(edited)
-        dvc(repo, "exp", "run", "--temp", "-n", "temp-code", "summarize")
+        with_marker(stats, original, "MARKER temp-code")
+        temp_log = dvc(repo, "exp", "run", "--temp", "-n", "temp-code", "summarize")
+        with_marker(stats, original, "MARKER queued-code")
         dvc(repo, "exp", "run", "--queue", "-n", "queued-code", "summarize")
     finally:
         stats.write_text(original)  # the workspace's code is the original again
-    dvc(repo, "queue", "start", "-j", "1")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        status = dvc(repo, "queue", "status")
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(3)
-    assert "Success" in dvc(repo, "queue", "status")
-    assert paired_test_text(repo, "temp-code").startswith("MARKER")
-    assert paired_test_text(repo, "queued-code").startswith("MARKER")
+    margin = ("-n", "margin", "-S", "report.equivalence_margin=0.03", "summarize")
+    dvc(repo, "exp", "run", "--queue", *margin)
+    dvc(repo, "queue", "start", "-j", "2")
+    status = wait_for_queue(repo)
+    assert status.count("Success") == 2, status
+    assert "MARKER temp-code" in temp_log
+    queued_log = dvc(repo, "queue", "logs", "queued-code")
+    assert "Running stage 'summarize'" in queued_log and "MARKER queued-code" in queued_log
+    margin_log = dvc(repo, "queue", "logs", "margin")
+    assert ran_stages(margin_log) == {"summarize"} and "MARKER" not in margin_log
+    assert re.search(r'"equivalence_margin": 0\.03\b', dvc(repo, "exp", "show", "--json"))
+    sh(repo, str(BIN / "dvc"), "queue", "stop", check=False)  # workers exit when idle anyway
 
 
 def start_training(repo: Path, variant: str, default_raw: dict[str, Any]) -> subprocess.Popen[str]:
@@ -373,13 +350,13 @@ def test_from_scratch_rerun_is_byte_identical_and_seed_matters(
 ) -> None:
     metrics, weights = metric_bytes(repo), weight_bytes(repo)
     # --force reruns stages from their inputs, as on a fresh clone (no cache reuse): one
-    # stage of each kind (one- and three-layer training, CV grid, sweep, summary); the
-    # whole pipeline is rerun from scratch by benchmarks/bench_pipeline.py, which compares
-    # every output hash with the committed dvc.lock. One benefit-map stage: fresh draws and
-    # the large test set are drawn again and must give the same bytes.
+    # stage of each kind (one- and two-layer training, CV grid, sweep); the whole pipeline
+    # is rerun from scratch by benchmarks/bench_pipeline.py, which compares every output
+    # hash with the committed dvc.lock. One benefit-map stage: fresh draws and the large
+    # test set are drawn again and must give the same bytes. (summarize's rerun gives the
+    # same bytes in test_code_edit_reruns_only_the_stages_that_read_it.)
     mapped = benefit_bytes(repo)
-    rerun = ["train@baseline", "train@deep_hidden_all", "grid_search", "sweep"]
-    rerun += ["benefit_map@xor", "summarize"]
+    rerun = ["train@baseline", "train@deep_hidden_all", "grid_search", "sweep", "benefit_map@xor"]
     assert ran_stages(dvc(repo, "repro", "--force", "--single-item", *rerun)) == set(rerun)
     assert metric_bytes(repo) == metrics
     assert weight_bytes(repo) == weights

@@ -2,8 +2,9 @@
 
 An S3 server (moto's ThreadedMotoServer, with IAM authentication on) and a read-only HTTP
 server (the standard library's, over a pushed local remote) run in this process on loopback
-ports the OS picks, and stop when the module ends. One origin repository runs a small study
-once and pushes it; every test then works in clones of it, as teammates would.
+ports the OS picks, and stop when the module ends. The origin repository is a copy of the
+run's tiny study (conftest's `tiny_pipeline`, already run), which pushes it; every test then
+works in clones of it, as teammates would. Queued experiments are test_pipeline's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import functools
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -29,7 +29,7 @@ import yaml
 from moto import settings as moto_settings
 from moto.server import ThreadedMotoServer
 
-from tests.conftest import ROOT, tiny_raw
+from tests.tiny_pipeline import copy_repo
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -38,6 +38,8 @@ OUTPUT_DIRS = ("data", "models", "metrics", "plots", "reports")
 # moto's first three requests need no signature: they create the team's IAM user, its key
 # and its policy. Every request after them must be signed with that key.
 UNAUTHENTICATED_SETUP_REQUESTS = 3
+# The param the origin's experiment `louder` sets, and its value.
+LOUDER = ("variants.input_noise.input_stddev", 0.2)
 
 
 @dataclass(frozen=True)
@@ -91,17 +93,6 @@ def output_hashes(repo: Path) -> dict[str, str]:
     }
 
 
-def small_raw() -> dict[str, Any]:
-    """The tiny study cut to two variants: a full run in well under a minute."""
-    raw = tiny_raw(yaml.safe_load((ROOT / "params.yaml").read_text()))
-    raw["variants"] = {k: raw["variants"][k] for k in ("baseline", "input_noise")}
-    raw["grid"].update(hidden_units=[8], stddevs=[0.0, 0.5])
-    raw["sweep"].update(placements=["input"])
-    raw["benefit_map"].update(datasets=["xor"], sizes=[6])
-    raw["regularizers"].update(datasets=[])
-    return raw
-
-
 @pytest.fixture(scope="module")
 def s3() -> Iterator[S3]:
     previous = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
@@ -140,28 +131,19 @@ def use_credentials(repo: Path, s3: S3, secret: str | None = None) -> None:
 
 
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory: pytest.TempPathFactory, s3: S3) -> Path:
-    """A repository that ran the small study and pushed code (bare git) and data (S3)."""
+def origin(tmp_path_factory: pytest.TempPathFactory, tiny_pipeline: Path, s3: S3) -> Path:
+    """A repository that ran the tiny study and pushed code (bare git) and data (S3)."""
     base = tmp_path_factory.mktemp("sharing")
-    repo = base / "origin"
-    repo.mkdir()
-    for name in ("noisereg", "stages"):
-        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "dvc.yaml", repo / "dvc.yaml")
-    (repo / "params.yaml").write_text(yaml.safe_dump(small_raw(), sort_keys=False))
+    repo = copy_repo(tiny_pipeline, base / "origin")
     run(base, "git", "init", "-q", "--bare", "-b", "main", str(base / "team.git"))
-    run(repo, "git", "init", "-q", "-b", "main")
-    run(repo, "git", "config", "user.email", "test@example.invalid")
-    run(repo, "git", "config", "user.name", "test")
-    dvc(repo, "init", "-q")
     # The shared remote is committed; its credentials are not (docs/sharing.md).
     dvc(repo, "remote", "add", "-d", "team", f"s3://{BUCKET}/noisereg")
     dvc(repo, "remote", "modify", "team", "endpointurl", s3.url)
     dvc(repo, "remote", "modify", "team", "verify", "true")
     use_credentials(repo, s3)
-    dvc(repo, "repro")
+    assert "Data and pipelines are up to date" in dvc(repo, "status").stdout
     run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-qm", "small study")
+    run(repo, "git", "commit", "-qm", "the team's remote")
     run(repo, "git", "remote", "add", "origin", str(base / "team.git"))
     run(repo, "git", "push", "-q", "origin", "main")
     dvc(repo, "push", "--run-cache")
@@ -189,68 +171,75 @@ def test_a_clone_pulls_identical_outputs_and_reruns_nothing(origin: Path, s3: S3
     teammate = clone(origin, "pulled", s3)
     started = time.monotonic()
     dvc(teammate, "pull")
-    print(f"dvc pull of the small study: {time.monotonic() - started:.1f} s")
+    print(f"dvc pull of the tiny study: {time.monotonic() - started:.1f} s")
     assert output_hashes(teammate) == output_hashes(origin)
     assert "Data and pipelines are up to date" in dvc(teammate, "status").stdout
     assert ran_stages(dvc(teammate, "repro").stdout) == set()
 
 
-def test_run_cache_restores_a_teammates_run_instead_of_training(origin: Path, s3: S3) -> None:
-    # The origin tries a param value, pushes the run-cache, and goes back.
-    params = (origin / "params.yaml").read_text()
-    tried = params.replace("input_stddev: 0.1", "input_stddev: 0.3")
-    assert tried != params
-    (origin / "params.yaml").write_text(tried)
+@dataclass(frozen=True)
+class Experiment:
+    """The origin's experiment `louder`: its `dvc exp run` log and the results it trained."""
+
+    log: str
+    results: dict[str, bytes]
+
+
+def louder_results(repo: Path) -> dict[str, bytes]:
+    """Return the files `train@input_noise` writes that tests compare, as bytes."""
+    paths = ("metrics/input_noise.json", "plots/replicates/input_noise.csv")
+    return {path: (repo / path).read_bytes() for path in paths}
+
+
+@pytest.fixture(scope="module")
+def louder(origin: Path) -> Experiment:
+    """The origin's experiment `louder`, pushed with the run-cache; then the origin is restored.
+
+    A training param: `dvc exp run -S` retrains that variant (only its stage: summarize and
+    report are test_pipeline's) in the origin's workspace, which also records the run in
+    its run-cache. The experiment (git refs and outputs) and the run-cache go to the
+    team's remotes; then the origin's workspace is back at its commit.
+    """
+    param, value = LOUDER
+    run_log = dvc(
+        origin, "exp", "run", "-n", "louder", "-S", f"{param}={value}", "train@input_noise"
+    )
     try:
-        assert "train@input_noise" in ran_stages(dvc(origin, "repro").stdout)
+        experiment = Experiment(run_log.stdout, louder_results(origin))
+        dvc(origin, "exp", "push", "origin", "louder")
         dvc(origin, "push", "--run-cache")
     finally:
         restore(origin)
-    teammate = clone(origin, "run-cache", s3)
-    dvc(teammate, "pull", "--run-cache")  # the outputs of HEAD and the run history
-    (teammate / "params.yaml").write_text(tried)
-    # --pull fetches the outputs of the run-cache entry it finds (DVC 3 pulls only the
-    # entries themselves with --run-cache).
-    log = dvc(teammate, "repro", "--pull").stdout
-    assert "Stage 'train@input_noise' is cached - skipping run" in log
-    assert ran_stages(log) & {"train@input_noise", "train@baseline", "grid_search"} == set()
+    return experiment
 
 
-def test_experiments_are_pushed_and_pulled(origin: Path, s3: S3) -> None:
-    # A training param: `dvc exp run -S` retrains that variant, and the experiment's row and
-    # results (not the workspace's) travel to the teammate.
-    log = dvc(origin, "exp", "run", "-n", "louder", "-S", "variants.input_noise.input_stddev=0.2")
-    assert ran_stages(log.stdout) == {"train@input_noise", "summarize", "report"}
-    dvc(origin, "exp", "push", "origin", "louder")
+def test_experiments_are_pushed_and_pulled(origin: Path, s3: S3, louder: Experiment) -> None:
+    # The experiment's row and results (not the workspace's) travel to the teammate.
+    assert ran_stages(louder.log) == {"train@input_noise"}
     teammate = clone(origin, "experiments", s3)
     dvc(teammate, "exp", "pull", "origin", "louder")
     shown = dvc(teammate, "exp", "show", "--json").stdout
     assert "louder" in shown and re.search(r'"input_stddev": 0\.2\b', shown)
     dvc(teammate, "exp", "apply", "louder")
-    summary = json.loads((teammate / "metrics" / "summary.json").read_text())
-    assert summary["variants"]["input_noise"]["noise"] == "input 0.2"
-    restore(origin)
+    assert louder_results(teammate) == louder.results != louder_results(origin)
 
 
-def test_queued_experiments_all_succeed(origin: Path, s3: S3) -> None:
-    teammate = clone(origin, "queue", s3)
-    dvc(teammate, "pull")
-    for margin in ("0.005", "0.03"):
-        dvc(teammate, "exp", "run", "--queue", "-S", f"report.equivalence_margin={margin}")
-    dvc(teammate, "queue", "start", "-j", "2")
-    deadline = time.monotonic() + 400
-    status = ""
-    while time.monotonic() < deadline:
-        status = dvc(teammate, "queue", "status").stdout
-        if not re.search(r"\b(Queued|Running)\b", status):
-            break
-        time.sleep(3)
-    assert status.count("Success") == 2, status
-    shown = json.loads(dvc(teammate, "exp", "show", "--json").stdout)
-    text = json.dumps(shown)
-    for margin in ("0.005", "0.03"):
-        assert re.search(rf'"equivalence_margin": {margin}\b', text), margin
-    dvc(teammate, "queue", "stop", check=False)
+def test_run_cache_restores_a_teammates_run_instead_of_training(
+    origin: Path, s3: S3, louder: Experiment
+) -> None:
+    # The origin tried a param value (the `louder` experiment) and pushed its run-cache; a
+    # teammate who tries the same value gets those outputs instead of training.
+    teammate = clone(origin, "run-cache", s3)
+    dvc(teammate, "pull", "--run-cache")  # the outputs of HEAD and the run history
+    params = yaml.safe_load((teammate / "params.yaml").read_text())
+    params["variants"]["input_noise"]["input_stddev"] = LOUDER[1]
+    (teammate / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # --pull fetches the outputs of the run-cache entry it finds (DVC 3 pulls only the
+    # entries themselves with --run-cache). The experiment ran that stage alone.
+    log = dvc(teammate, "repro", "--pull", "train@input_noise").stdout
+    assert "Stage 'train@input_noise' is cached - skipping run" in log
+    assert ran_stages(log) == set()
+    assert louder_results(teammate) == louder.results
 
 
 @pytest.fixture
@@ -331,7 +320,7 @@ def test_a_corrupted_object_is_not_checked_out(origin: Path, s3: S3) -> None:
 
 
 def test_wrong_credentials_get_a_clear_error(origin: Path, s3: S3) -> None:
-    teammate = clone(origin, "wrong-key", s3)
+    teammate = clone(origin, "wrong-key")
     use_credentials(teammate, s3, secret="not-the-secret")
     pulled = dvc(teammate, "pull", check=False)
     assert pulled.returncode != 0
