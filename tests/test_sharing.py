@@ -65,6 +65,7 @@ def run(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedPro
         "PATH": f"{BIN}:/usr/bin:/bin",
         "HOME": str(cwd.parent),
         "AWS_EC2_METADATA_DISABLED": "true",
+        "DVC_NO_ANALYTICS": "1",  # no background usage-report process per command
     }
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     if check and result.returncode != 0:

@@ -23,7 +23,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+# DVC_NO_ANALYTICS: otherwise every dvc command starts a background DVC process (~0.5 s of
+# CPU) to send a usage report; the tests run over a hundred of them.
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
 RUN_LOG = "run.log"  # the first `dvc repro`'s output, next to the repository
 
 
