@@ -44,6 +44,12 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -m noisereg.params.schema
 
+## plots-template: rebuild .dvc/plots-offline.html, the page `dvc plots show` fills offline, from
+## the npm packages pinned in tools/offline_plots_template.py (needs npm; commit the result)
+.PHONY: plots-template
+plots-template:
+	$(PYTHON) tools/offline_plots_template.py
+
 ## dvc-deps: rewrite each dvc.yaml stage's library deps from its script's imports (commit it)
 dvc-deps: $(STAMP)
 	$(BIN)/python -m noisereg.dvc_deps
