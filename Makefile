@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro pull test test-fast browser lint schema dvc-deps bench clean-venv
+.PHONY: repro check pull test test-fast browser lint schema dvc-deps bench clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): requirements.txt pyproject.toml
 ## repro: set up .venv and rebuild the whole study with DVC (reports/report.html)
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+## check: after `make repro`, compare this machine's results with the committed ones
+## (verdicts, chosen cells, CV picks, means); fails only on a contradiction (docs/guarantees.md)
+check: $(STAMP)
+	$(BIN)/python -m noisereg.reproduction
 
 ## pull: set up .venv and fetch the committed results from the team's DVC remote (docs/sharing.md)
 pull: $(STAMP)

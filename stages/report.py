@@ -49,7 +49,7 @@ def read_reference(params: Params) -> ReferenceResults:
         summary=read_object(outputs.SUMMARY_PATH, "summarize"),
         histories={name: outputs.read_history(name) for name in names},
         weights={name: outputs.read_weights(name) for name in names},
-        grid=read_object(outputs.GRID_METRICS_PATH, "grid_search"),
+        grid=outputs.read_grid_choices(),
         grid_cells=read_csv(outputs.GRID_PATH, "grid_search", outputs.GRID_COLUMNS),
         sweep=read_csv(outputs.SWEEP_PATH, "summarize", outputs.SWEEP_COLUMNS),
         heatmap_resolution=params.report.heatmap_resolution,
@@ -82,7 +82,7 @@ def read_regularizers(params: Params) -> RegularizerResults:
     family = regularizer_family(int(table["primary"].sum()), params.report)
     return RegularizerResults(
         table=table,
-        ranking=read_object(outputs.REGULARIZERS_METRICS_PATH, "summarize")["friedman"],
+        ranking=read_object(outputs.REGULARIZERS_RANKING_PATH, "summarize"),
         family=family.description,
         decision_confidence=family.level,
     )

@@ -19,6 +19,8 @@ def main() -> None:
         params, per_seed, outputs.read_grid_refits(), outputs.read_sweep_replicates()
     )
     write_json(outputs.SUMMARY_PATH, result)
+    write_json(outputs.VARIANTS_METRICS_PATH, summary.variant_metrics(result))
+    write_json(outputs.GRID_METRICS_PATH, summary.grid_metrics(outputs.read_grid_choices()))
     write_json(outputs.COMPARISONS_PATH, summary.headline_metrics(result))
     write_csv(outputs.SWEEP_PATH, sweep)
     write_csv(outputs.VARIANTS_PLOT_PATH, summary.variant_table(result["variants"]))
@@ -40,7 +42,9 @@ def summarize_benefit_map(params: Params) -> None:
     write_csv(benefit_outputs.BENEFIT_CURVES_PATH, curve_table)
     write_json(
         benefit_outputs.BENEFIT_METRICS_PATH,
-        benefit_summary.headline(cell_table, curve_table, params.report.equivalence_margin),
+        benefit_summary.headline(
+            cell_table, params.report.equivalence_margin, params.benefit_map.cv_placement
+        ),
     )
 
 
@@ -51,10 +55,8 @@ def summarize_regularizers(params: Params) -> None:
     )
     ranking = regularizer_summary.friedman(table, params.report.confidence)
     write_csv(regularizer_outputs.REGULARIZERS_PLOT_PATH, table)
-    write_json(
-        regularizer_outputs.REGULARIZERS_METRICS_PATH,
-        regularizer_summary.headline(table, ranking),
-    )
+    write_json(regularizer_outputs.REGULARIZERS_RANKING_PATH, ranking)
+    write_json(regularizer_outputs.REGULARIZERS_METRICS_PATH, regularizer_summary.headline(table))
 
 
 if __name__ == "__main__":

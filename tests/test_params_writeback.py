@@ -140,13 +140,11 @@ def test_the_project_reads_the_value_set_and_nothing_else(
     assert read_raw_params(repo / "params.yaml") == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DVC's writer (ruamel, YAML 1.2) writes 2e-07, which PyYAML (YAML 1.1, as "
-    "read_raw_params uses it) reads as the string '2e-07' (#45)",
-)
 def test_an_exponent_float_set_with_s_reads_back_as_a_float(repo: Path) -> None:
+    # DVC's writer (ruamel, YAML 1.2) writes 2e-07, which plain PyYAML (YAML 1.1) would read
+    # as the string '2e-07'; read_raw_params reads floats as YAML 1.2 does.
     set_params(repo, "train.epsilon=2e-7")
+    assert "  epsilon: 2e-07" in (repo / "params.yaml").read_text()
     assert read_raw_params(repo / "params.yaml")["train"]["epsilon"] == 2e-7
 
 

@@ -9,6 +9,7 @@ here costs ~5 s per stage (TF import).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from tests.conftest import tiny_raw
@@ -93,11 +95,21 @@ def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
         f"train@{v}" for v in VARIANTS
     } | {f"benefit_map@{d}" for d in MAPPED} | {"regularizers"}
     summary = json.loads((repo / "metrics" / "summary.json").read_text())
+    # Two headline numbers per variant (`dvc metrics show`), the grid's two choices.
+    variants = json.loads((repo / "metrics" / "variants.json").read_text())
+    grid = json.loads((repo / "metrics" / "grid.json").read_text())
+    assert set(grid) == {"best", "one_se"} and set(grid["best"]) == {"hidden_units", "noise"}
     for variant in VARIANTS:
         assert (repo / "models" / variant / "seed_2.keras").exists()
-        metrics = json.loads((repo / "metrics" / f"{variant}.json").read_text())
-        assert metrics["replicates"] == 3
-        assert all(isinstance(value, int | float) for value in metrics.values())
+        metrics = variants[variant]
+        assert set(metrics) == {"train_acc", "test_acc"}
+        assert all(isinstance(value, float) and 0 <= value <= 1 for value in metrics.values())
+        assert metrics["test_acc"] == summary["variants"][variant]["test_acc"]["mean"]
+    # `dvc metrics show` reads numbers only: no NaN, no strings, no nulls.
+    for path in (repo / "metrics").glob("*.json"):
+        if path.name != "summary.json":  # an out, not a metric: intervals may be null
+            leaves = pd.json_normalize(json.loads(path.read_text())).iloc[0]
+            assert all(isinstance(v, int | float) and math.isfinite(v) for v in leaves), path
         test_acc = summary["variants"][variant]["test_acc"]
         assert 0 <= test_acc["ci_low"] <= test_acc["mean"] <= test_acc["ci_high"] <= 1
         assert (repo / "plots" / "history" / f"{variant}.csv").read_text().startswith("epoch,")

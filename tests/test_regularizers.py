@@ -163,7 +163,7 @@ def test_verdict_and_ranks_come_from_the_numbers(small: Params) -> None:
     )
     assert overview[1].startswith("Across 3 datasets the Friedman test on the ranks of 4 methods")
     assert "best mean rank: hidden_stddev (1.00)" in overview[1]
-    # metrics/regularizers.json is written with sorted keys: the leader must not depend on order
+    # the ranking JSON is written with sorted keys: the leader must not depend on order
     shuffled = {**ranking, "mean_ranks": dict(sorted(ranking["mean_ranks"].items()))}
     assert context(rows, shuffled, margin=0.01)["overview"][1] == overview[1]
     assert next(iter(ranking["mean_ranks"])) == "hidden_stddev"  # sorted best first

@@ -20,7 +20,8 @@ from noisereg.experiments.reference.summary import build, findings
 from noisereg.experiments.reference.surface import decision_surface
 from noisereg.net import MLPWeights, Net
 from noisereg.params import Params, SweepParams, VariantParams
-from noisereg.report.document import write_report
+from noisereg.report.document import display_width, write_report
+from noisereg.report.style import DPI, MAX_WIDTH_PX, plt, save_figure
 from noisereg.report.text import signed_interval
 from tests.per_point import per_seed_frame
 
@@ -133,7 +134,8 @@ def test_outputs_and_markdown_links(report_dir: Path) -> None:
     ]
     assert len(links) == 5
     for link in links:
-        assert link.startswith("figures/") and (report_dir / link).stat().st_size > 10_000
+        # A drawn figure, not an empty image (palette PNGs of the tiny study: ~9 KB and up).
+        assert link.startswith("figures/") and (report_dir / link).stat().st_size > 4_000
     # Inside fenced code blocks text is literal; everywhere else it must be escaped.
     prose = "".join(markdown.split("```")[0::2])
     assert EVIL not in prose and "&lt;script&gt;" in prose
@@ -281,8 +283,8 @@ def test_report_in_headless_chromium(report_dir: Path) -> None:
     assert console_errors == []
     assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
     assert len(images) == 5 and all(i["w"] > 0 and i["alt"] for i in images)
-    # 300-dpi sharp where shown: at least 300 / 96 image pixels per CSS pixel.
-    assert all(i["w"] / i["shown"] >= 300 / 96 - 0.01 for i in images)
+    # Sized for a page (at most MAX_WIDTH_PX wide), and never shown larger than drawn.
+    assert all(i["w"] <= MAX_WIDTH_PX and i["w"] / i["shown"] >= 1.0 for i in images)
     # The <script> name shows as text, not markup.
     assert rows == ["baseline", "input_noise", "deep_baseline", EVIL]
     assert script_count == 0
@@ -305,3 +307,21 @@ def test_training_curves_title_does_not_overlap_the_panels(split: Split) -> None
     for ax in figure.axes:
         if ax.get_visible():
             assert not title.overlaps(ax.get_tightbbox(renderer)), ax.get_title()
+
+
+@pytest.mark.parametrize("inches", [6.4, 30.0])
+def test_figures_are_sized_for_a_page(tmp_path: Path, inches: float) -> None:
+    figure, ax = plt.subplots(figsize=(inches, 3.0))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("a title")
+    drawn = figure.get_tightbbox().width + 0.2  # inches, padded
+    dpi = save_figure(figure, tmp_path / "f.png")
+    png = (tmp_path / "f.png").read_bytes()
+    width = int.from_bytes(png[16:20], "big")
+    if inches * DPI <= MAX_WIDTH_PX:
+        assert dpi == DPI
+    else:  # capped: as wide as a page allows, give or take a dot
+        assert dpi < DPI and MAX_WIDTH_PX - dpi <= width <= MAX_WIDTH_PX
+    # Shown at its drawn size in inches (tight box, labels included) whatever the dpi.
+    assert display_width(png, dpi) == pytest.approx(drawn * 96, abs=2)
+    assert len(png) < 300_000

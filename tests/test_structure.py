@@ -29,6 +29,7 @@ LAYERS = {
     "noisereg.experiments.reference": 4,
     "noisereg.experiments.benefit_map": 4,
     "noisereg.experiments.regularizers": 4,
+    "noisereg.reproduction": 5,  # reads every study's committed results (`make check`)
 }
 
 

@@ -8,6 +8,7 @@ The models are the single source of the rules: `load_params` validates with them
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -622,6 +623,22 @@ def parse_params(raw: Any) -> Params:
         raise ParamsError(one_line(error, raw, SCHEMA)) from None
 
 
+class Yaml12FloatLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading floats as YAML 1.2 does.
+
+    DVC writes params.yaml back with ruamel (YAML 1.2): `dvc exp run -S train.epsilon=2e-7`
+    writes `2e-07`, which YAML 1.1 (PyYAML) would read as a string, since its floats need a
+    dot. DVC itself reads that value as a float; so must the stages.
+    """
+
+
+Yaml12FloatLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def read_raw_params(path: str | Path = "params.yaml") -> Any:
     """Return params.yaml parsed but not validated; ParamsError names the file on failure."""
     path = Path(path)
@@ -630,7 +647,7 @@ def read_raw_params(path: str | Path = "params.yaml") -> Any:
     except OSError as error:
         raise ParamsError(f"params: cannot read {path}: {error.strerror}") from error
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=Yaml12FloatLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as error:
         raise ParamsError(
             f"params: {path} is not valid YAML: {str(error).splitlines()[0]}"

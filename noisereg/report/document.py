@@ -15,7 +15,7 @@ import jinja2
 from matplotlib.figure import Figure
 
 from noisereg.io import write_text
-from noisereg.report.style import DPI, save_figure
+from noisereg.report.style import save_figure
 from noisereg.report.text import markdown_text
 
 REPORTS_DIR = Path("reports")
@@ -62,19 +62,19 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     return env
 
 
-def display_width(png: bytes) -> int:
-    """Return the CSS width (px) that shows a figure at its drawn size in inches.
+def display_width(png: bytes, dpi: float) -> int:
+    """Return the CSS width (px) that shows a figure drawn at `dpi` at its size in inches.
 
-    CSS has 96 px per inch; an image `style.DPI` pixels per inch wide shown that size is
-    DPI-sharp (narrow screens shrink it further with max-width: 100%).
+    CSS has 96 px per inch; an image `dpi` pixels per inch wide shown that size is
+    dpi-sharp (narrow screens shrink it further with max-width: 100%).
     """
     pixels = int.from_bytes(png[16:20], "big")  # PNG IHDR: width, big-endian
-    return round(pixels * 96 / DPI)
+    return round(pixels * 96 / dpi)
 
 
 def _draw(spec: FigureSpec, directory: Path) -> dict[str, Any]:
     """Save a figure; return what the templates show of it."""
-    save_figure(spec.figure, directory / spec.file)
+    dpi = save_figure(spec.figure, directory / spec.file)
     png = (directory / spec.file).read_bytes()
     # The HTML embeds each figure; the Markdown links its file and ignores src and width.
     src = "data:image/png;base64," + base64.b64encode(png).decode()
@@ -83,7 +83,7 @@ def _draw(spec: FigureSpec, directory: Path) -> dict[str, Any]:
         "alt": spec.alt,
         "caption": spec.caption,
         "src": src,
-        "width": display_width(png),
+        "width": display_width(png, dpi),
     }
 
 

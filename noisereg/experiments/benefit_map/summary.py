@@ -119,12 +119,6 @@ def n_star(cells: pd.DataFrame, margin: float) -> int:
     return int(sizes[first])
 
 
-def best_stddevs(cells: pd.DataFrame) -> pd.DataFrame:
-    """Return the stddev with the largest mean accuracy benefit at each size (ties: less noise)."""
-    ranked = cells.sort_values(["n_train", "acc_diff", "stddev"], ascending=[True, False, True])
-    return ranked.groupby("n_train", sort=True).head(1).reset_index(drop=True)
-
-
 def learning_curves(
     name: str, replicates: pd.DataFrame, cv: pd.DataFrame, params: Params
 ) -> pd.DataFrame:
@@ -168,24 +162,17 @@ def learning_curves(
     return pd.DataFrame(records)
 
 
-def headline(cells: pd.DataFrame, curves: pd.DataFrame, margin: float) -> dict[str, Any]:
-    """Return metrics/benefit_map.json: per dataset and placement n_star and the best stddevs.
+def headline(cells: pd.DataFrame, margin: float, placement: str) -> dict[str, Any]:
+    """Return metrics/benefit_map.json: how many cells noise helped and hurt, and per dataset
+    n_star at the CV placement (a size, NEVER_HELPED 0 or NOT_REACHED -1).
 
-    n_star is a size, or NEVER_HELPED (0) or NOT_REACHED (-1); verdict counts are per code.
+    A few numbers for `dvc metrics show/diff`; every cell, with its interval and verdict, is
+    in plots/benefit_map.csv.
     """
-    result: dict[str, Any] = {}
-    for name, frame in cells.groupby("dataset", sort=False):
-        entry: dict[str, Any] = {}
-        for placement, cell in frame.groupby("placement", sort=True):
-            best = best_stddevs(cell)
-            entry[str(placement)] = {
-                "n_star": n_star(cell, margin),
-                "helped_cells": int((cell["acc_verdict"] == VERDICT_CODES["helped"]).sum()),
-                "hurt_cells": int((cell["acc_verdict"] == VERDICT_CODES["hurt"]).sum()),
-                "best_stddev": {str(r.n_train): r.stddev for r in best.itertuples()},
-                "best_acc_diff": {str(r.n_train): r.acc_diff for r in best.itertuples()},
-            }
-        gains = curves[curves["dataset"] == name]
-        entry["cv_gain"] = {str(r.n_train): r.gain_acc for r in gains.itertuples()}
-        result[str(name)] = entry
+    result: dict[str, Any] = {
+        f"{word}_cells": int((cells["acc_verdict"] == VERDICT_CODES[word]).sum())
+        for word in ("helped", "hurt")
+    }
+    at_placement = cells[cells["placement"] == placement].groupby("dataset", sort=False)
+    result["n_star"] = {str(name): n_star(frame, margin) for name, frame in at_placement}
     return result

@@ -16,6 +16,7 @@ from noisereg.data.reference import Split
 from noisereg.experiments.reference.surface import surface_frame
 from noisereg.io import (
     read_csv,
+    read_object,
     read_with,
     write_csv,
     write_json,
@@ -69,6 +70,11 @@ SUMMARY_PATH = Path("metrics") / "summary.json"
 GRID_PATH = Path("plots") / "grid.csv"
 GRID_SCORES_PATH = Path("plots") / "grid_scores.csv"
 GRID_REFITS_PATH = Path("plots") / "grid_refits.csv"
+GRID_CHOICES_PATH = Path("plots") / "grid_choices.json"  # written by grid_search
+# The headline numbers, in git (cache: false), written by summarize. Training stages keep
+# every output cached: DVC pushes no objects of uncached outputs, so a training stage with
+# one could not be restored from a teammate's run-cache (tests/test_sharing.py).
+VARIANTS_METRICS_PATH = Path("metrics") / "variants.json"
 GRID_METRICS_PATH = Path("metrics") / "grid.json"
 SWEEP_PATH = Path("plots") / "sweep.csv"
 VARIANTS_PLOT_PATH = Path("plots") / "variants.csv"
@@ -95,23 +101,10 @@ def history_path(name: str) -> Path:
     return Path("plots") / "history" / f"{name}.csv"
 
 
-def variant_metrics_path(name: str) -> Path:
-    """Return metrics/<variant>.json: the per-seed means, one row of `dvc metrics show`."""
-    return Path("metrics") / f"{name}.json"
-
-
-def accuracies(per_seed: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Return (train, test) accuracy per seed, computed from the exact correct counts."""
-    return (
-        per_seed["train_correct"] / per_seed["n_train"],
-        per_seed["test_correct"] / per_seed["n_test"],
-    )
-
-
 def write_variant(
     name: str, run: ReplicateRun, split: Split, replication: ReplicateRun | None = None
 ) -> None:
-    """Write a variant's per-seed results, curves, surface, and its means as metrics.
+    """Write a variant's per-seed results, curves and surface.
 
     The replication's seeds (seed_set 1) go only into the per-seed file; curves, surface,
     models and the metrics are the primary seed set's.
@@ -125,17 +118,6 @@ def write_variant(
     write_csv(decision_path(name), surface_frame(run.weights, split))
     frames = [run.per_seed] + ([replication.per_seed] if replication else [])
     write_csv(replicates_path(name), pd.concat(frames, ignore_index=True))
-    train_acc, test_acc = accuracies(run.per_seed)
-    write_json(
-        variant_metrics_path(name),
-        {
-            "replicates": len(run.per_seed),
-            "train_acc": float(train_acc.mean()),
-            "test_acc": float(test_acc.mean()),
-            "gap": float((train_acc - test_acc).mean()),
-            "test_loss": float(run.per_seed["test_loss"].mean()),
-        },
-    )
 
 
 def read_replicates(name: str) -> pd.DataFrame:
@@ -165,7 +147,7 @@ def read_weights(name: str) -> list[MLPWeights]:
 
 
 def write_grid(result: GridResult) -> None:
-    """Write the grid's cells, fold scores, refit seeds, and the chosen cells as metrics."""
+    """Write the grid's cells, fold scores, refit seeds and the chosen cells."""
     write_csv(GRID_PATH, result.cells)
     write_csv(GRID_SCORES_PATH, result.scores)
     refits = [
@@ -183,7 +165,12 @@ def write_grid(result: GridResult) -> None:
         for key, cell in (("best", result.best), ("one_se", result.one_se))
     }
     folds = int(result.scores.groupby(["repeat", "fold"]).ngroups)
-    write_json(GRID_METRICS_PATH, {**chosen, "cv_scores_per_cell": folds})
+    write_json(GRID_CHOICES_PATH, {**chosen, "cv_scores_per_cell": folds})
+
+
+def read_grid_choices() -> dict[str, Any]:
+    """Return plots/grid_choices.json: the best and one-SE cells, written by grid_search."""
+    return read_object(GRID_CHOICES_PATH, "grid_search")
 
 
 def read_grid_refits() -> pd.DataFrame:

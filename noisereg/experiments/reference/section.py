@@ -55,7 +55,7 @@ class ReferenceResults:
     summary: dict[str, Any]  # metrics/summary.json: variants, comparisons, grid refits, methods
     histories: dict[str, pd.DataFrame]
     weights: dict[str, list[MLPWeights]]
-    grid: dict[str, Any]  # metrics/grid.json
+    grid: dict[str, Any]  # plots/grid_choices.json
     grid_cells: pd.DataFrame
     sweep: pd.DataFrame | None
     heatmap_resolution: int = 200

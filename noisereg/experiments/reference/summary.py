@@ -300,6 +300,23 @@ def headline_metrics(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def variant_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    """Return per variant its mean train and test accuracy, for `dvc metrics show`."""
+    return {
+        name: {key: variant[key]["mean"] for key in ("train_acc", "test_acc")}
+        for name, variant in summary["variants"].items()
+    }
+
+
+def grid_metrics(choices: dict[str, Any]) -> dict[str, Any]:
+    """Return the grid's best and one-SE cells (width and noise), for `dvc metrics show`."""
+    return {
+        key: {"hidden_units": int(cell["hidden_units"]), "noise": cell["noise"]}
+        for key, cell in choices.items()
+        if key in ("best", "one_se")
+    }
+
+
 def build(
     params: Params,
     per_seed: dict[str, pd.DataFrame],

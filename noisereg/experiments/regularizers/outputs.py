@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the result type only; importing run would load TensorFlow
 REGULARIZERS_DIR = Path("plots") / "regularizers"
 REGULARIZERS_PLOT_PATH = Path("plots") / "regularizers.csv"
 REGULARIZERS_METRICS_PATH = Path("metrics") / "regularizers.json"
+REGULARIZERS_RANKING_PATH = Path("plots") / "regularizers_ranking.json"
 REGULARIZER_COLUMNS = {
     "cv": ["method", "value", "cv_correct", "cv_loss", "dataset"],
     "chosen": [

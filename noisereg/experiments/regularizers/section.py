@@ -15,7 +15,7 @@ from noisereg.stats import VERDICT_CODES, column_interval
 
 @dataclass(frozen=True)
 class RegularizerResults:
-    """plots/regularizers.csv and the ranks across datasets (metrics/regularizers.json)."""
+    """plots/regularizers.csv and the ranks across datasets (plots/regularizers_ranking.json)."""
 
     table: pd.DataFrame
     ranking: dict[str, Any]

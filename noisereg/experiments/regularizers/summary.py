@@ -213,15 +213,15 @@ def friedman(frame: pd.DataFrame, confidence: float) -> dict[str, Any]:
     }
 
 
-def headline(frame: pd.DataFrame, ranking: dict[str, Any]) -> dict[str, Any]:
-    """Return metrics/regularizers.json: per dataset and method its test accuracy and paired
-    difference from the best non-noise method (primary rows: with the verdict code and MDE),
-    then the ranks. Intervals stay in plots/regularizers.csv."""
+def headline(frame: pd.DataFrame) -> dict[str, Any]:
+    """Return metrics/regularizers.json: per dataset, each primary row's paired difference
+    from the best non-noise method and its verdict code.
+
+    Two dozen numbers for `dvc metrics show/diff`; every method's accuracy and interval is
+    in plots/regularizers.csv, the ranks in plots/regularizers_ranking.json.
+    """
     result: dict[str, Any] = {}
-    for row in cast(Any, frame).itertuples():
-        entry = {"test_acc": row.test_acc, "diff_vs_best": row.diff_vs_best}
-        if row.primary:
-            entry.update(verdict=int(row.verdict), mde=row.mde)
+    for row in cast(Any, frame[frame["primary"]]).itertuples():
+        entry = {"diff_vs_best": row.diff_vs_best, "verdict": int(row.verdict)}
         result.setdefault(str(row.dataset), {})[str(row.method)] = entry
-    result["friedman"] = ranking
     return result

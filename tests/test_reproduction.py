@@ -1,0 +1,130 @@
+"""The reproduction check (`make check`): what it lists, what it fails, and how it says so."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from noisereg.reproduction import (
+    Estimate,
+    Findings,
+    Judged,
+    compare_choice,
+    compare_means,
+    compare_verdicts,
+)
+from tests.tiny_pipeline import ENV, copy_repo
+
+# The committed results the check reads (all of them in git: cache: false in dvc.yaml).
+COMMITTED = (
+    "metrics/summary.json",
+    "metrics/grid.json",
+    "plots/benefit_map.csv",
+    "plots/regularizers.csv",
+)
+
+
+def verdicts(old: Judged, new: Judged) -> Findings:
+    findings = Findings()
+    compare_verdicts({"c": old}, {"c": new}, findings, "reference")
+    return findings
+
+
+def test_a_flip_between_clear_verdicts_contradicts() -> None:
+    findings = verdicts(
+        Judged("helped", 0.02, 0.05), Judged("no practical difference", -0.005, 0.008)
+    )
+    assert len(findings.contradictions) == 1
+    assert "helped [+0.0200, +0.0500] -> no practical difference" in findings.contradictions[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (Judged("helped", 0.02, 0.05), Judged("inconclusive", 0.005, 0.05)),
+        (Judged("inconclusive", -0.02, 0.05), Judged("hurt", -0.05, -0.02)),
+        # The bootstrap's own Monte Carlo error could have flipped it: listed, not failed.
+        (Judged("helped", 0.0101, 0.05, borderline=True), Judged("inconclusive", 0.0099, 0.05)),
+        (Judged("hurt", -0.05, -0.02), Judged("helped", 0.02, 0.05, borderline=True)),
+    ],
+)
+def test_a_flip_at_the_boundary_is_listed_not_failed(old: Judged, new: Judged) -> None:
+    findings = verdicts(old, new)
+    assert findings.contradictions == []
+    assert findings.listed["verdicts"][0].endswith("(at the boundary)")
+
+
+def test_the_same_verdict_is_neither_listed_nor_failed() -> None:
+    findings = verdicts(Judged("helped", 0.02, 0.05), Judged("helped", 0.03, 0.06))
+    assert findings.compared == {"verdicts": 1} and findings.listed == {}
+
+
+def test_a_mean_fails_only_beyond_both_half_widths_in_quadrature() -> None:
+    findings = Findings()
+    old = {"a": Estimate(0.70, 0.67, 0.73), "b": Estimate(0.70, 0.67, 0.73)}
+    # Half-widths 0.03 and 0.04: the tolerance is 0.05.
+    new = {"a": Estimate(0.749, 0.709, 0.789), "b": Estimate(0.751, 0.711, 0.791)}
+    compare_means(old, new, findings, "reference")
+    assert [line.split(":")[0] for line in findings.listed["means"]] == [
+        "reference a",
+        "CONTRADICTION reference b",
+    ]
+    assert "(tolerance 0.0500)" in findings.contradictions[0]
+
+
+def test_a_choice_fails_only_outside_the_tied_candidates() -> None:
+    findings = Findings()
+    scores = {"a": 50, "b": 49, "c": 47}
+    compare_choice("pick", "b", "a", scores, findings)  # one point below: a tie
+    compare_choice("pick", "c", "a", scores, findings)  # three points below
+    compare_choice("pick", "d", "a", scores, findings)  # no longer a candidate
+    assert findings.compared == {"choices": 3} and len(findings.contradictions) == 2
+    assert findings.listed["choices"][0] == "pick: b -> a (tied within 1 point)"
+
+
+@pytest.mark.slow
+def test_the_check_passes_an_identical_rerun_and_fails_a_flipped_verdict_in_one_line(
+    tiny_pipeline: Path, tmp_path: Path
+) -> None:
+    repo = copy_repo(tiny_pipeline, tmp_path / "repo")
+
+    def check(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "noisereg.reproduction", *args]
+        return subprocess.run(
+            command, cwd=repo, env=ENV, capture_output=True, text=True, timeout=120
+        )
+
+    # Against HEAD: the committed results are the workspace's own.
+    same = check()
+    assert same.returncode == 0, same.stderr
+    assert "Reproduced: no contradiction." in same.stdout and "0 contradict" in same.stdout
+    # A copy of the committed results in which one comparison clearly helped ...
+    committed = tmp_path / "committed"
+    for name in COMMITTED:
+        (committed / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(repo / name, committed / name)
+    summary_path = committed / "metrics/summary.json"
+    summary = json.loads(summary_path.read_text())
+    name = sorted(summary["comparisons"])[0]
+    summary["comparisons"][name].update(
+        verdict="helped", decision_low=0.2, decision_high=0.3, borderline=False
+    )
+    summary_path.write_text(json.dumps(summary))
+    # ... and the rerun's says it clearly made no practical difference.
+    rerun = json.loads((repo / "metrics/summary.json").read_text())
+    rerun["comparisons"][name].update(
+        verdict="no practical difference", decision_low=-0.001, decision_high=0.001
+    )
+    (repo / "metrics/summary.json").write_text(json.dumps(rerun))
+    flipped = check("--against", str(committed))
+    assert flipped.returncode == 1
+    assert "NOT REPRODUCED: 1 contradiction(s)" in flipped.stdout
+    assert f"CONTRADICTION reference {name}: helped" in flipped.stdout
+    assert flipped.stderr.count("\n") == 1
+    assert flipped.stderr.startswith("reproduction check failed: reference")
+    assert "both intervals clear the boundary" in flipped.stderr
