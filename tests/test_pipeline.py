@@ -58,7 +58,9 @@ def restored(repo: Path, *paths: str) -> Iterator[None]:
 
 
 def metric_bytes(repo: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((repo / "metrics").glob("*.json"))}
+    """Return name -> bytes of each variant's per-seed results and of summarize's metrics."""
+    files = sorted((repo / "plots" / "replicates").glob("*.csv"))
+    return {p.name: p.read_bytes() for p in files + sorted((repo / "metrics").glob("*.json"))}
 
 
 def benefit_bytes(repo: Path) -> dict[str, bytes]:
@@ -137,12 +139,13 @@ def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
     ):
         assert (repo / path).stat().st_size > 0, path
     benefit = json.loads((repo / "metrics" / "benefit_map.json").read_text())
-    assert set(benefit) == set(MAPPED)
-    assert set(benefit["xor"]) == {"input", "hidden", "cv_gain"}
+    assert set(benefit) == {"helped_cells", "hurt_cells", "n_star"}
+    assert set(benefit["n_star"]) == set(MAPPED)
     assert "## When does noise help?" in report
-    ranked = json.loads((repo / "metrics" / "regularizers.json").read_text())
-    assert set(ranked) == {"reference", "xor", "friedman"}
-    assert ranked["friedman"]["datasets"] == 2
+    verdicts = json.loads((repo / "metrics" / "regularizers.json").read_text())
+    assert set(verdicts) == {"reference", "xor"}
+    ranked = json.loads((repo / "plots" / "regularizers_ranking.json").read_text())
+    assert ranked["datasets"] == 2
     assert "## Noise against the alternatives" in report
     assert "Data and pipelines are up to date" in dvc(repo, "status")
 
@@ -161,7 +164,7 @@ def test_one_variant_edit_reruns_that_variant_then_revert_uses_run_cache(
     status = dvc(repo, "status")
     assert "train@input_noise" in status and "train@hidden_noise" not in status
     assert ran_stages(dvc(repo, "repro")) == {"train@input_noise", "summarize", "report"}
-    assert metric_bytes(repo)["input_noise.json"] != before["input_noise.json"]
+    assert metric_bytes(repo)["input_noise.csv"] != before["input_noise.csv"]
     write_params(repo, tiny_raw(default_raw))
     log = dvc(repo, "repro")
     assert "train@input_noise" not in ran_stages(log)
@@ -328,12 +331,12 @@ def test_killed_stage_leaves_nothing_valid_and_rerun_matches(
 ) -> None:
     reference = metric_bytes(repo)
     shutil.rmtree(repo / "models" / "baseline")
-    (repo / "metrics" / "baseline.json").unlink()
+    (repo / "plots" / "replicates" / "baseline.csv").unlink()
     with start_training(repo, "baseline", default_raw) as process:
         os.killpg(process.pid, signal.SIGKILL)  # kill hard, mid-training
         process.wait()
     assert not (repo / "models" / "baseline").exists()
-    assert not (repo / "metrics" / "baseline.json").exists()
+    assert not (repo / "plots" / "replicates" / "baseline.csv").exists()
     assert "train@baseline" in dvc(repo, "status")
     dvc(repo, "repro")
     assert metric_bytes(repo) == reference
@@ -343,7 +346,7 @@ def test_killed_stage_leaves_nothing_valid_and_rerun_matches(
 def test_interrupted_stage_exits_130_and_replaces_nothing(
     repo: Path, first_run: str, default_raw: dict[str, Any]
 ) -> None:
-    before = metric_bytes(repo)["input_noise.json"]
+    before = metric_bytes(repo)["input_noise.csv"]
     models_before = weight_bytes(repo)["input_noise/weights.npz"]
     with start_training(repo, "input_noise", default_raw) as process:
         assert process.stderr is not None
@@ -351,7 +354,7 @@ def test_interrupted_stage_exits_130_and_replaces_nothing(
         rest = process.stderr.read()
         assert process.wait(timeout=120) == 130
     assert "interrupted; no output was replaced" in rest
-    assert metric_bytes(repo)["input_noise.json"] == before
+    assert metric_bytes(repo)["input_noise.csv"] == before
     assert weight_bytes(repo)["input_noise/weights.npz"] == models_before
     assert not list((repo / "models").glob(".*partial*"))
     assert "Data and pipelines are up to date" in dvc(repo, "status")
@@ -379,6 +382,6 @@ def test_from_scratch_rerun_is_byte_identical_and_seed_matters(
     with restored(repo, "params.yaml"):
         write_params(repo, reseeded)
         dvc(repo, "repro", "--single-item", "train@baseline")
-        assert metric_bytes(repo)["baseline.json"] != metrics["baseline.json"]
+        assert metric_bytes(repo)["baseline.csv"] != metrics["baseline.csv"]
         assert weight_bytes(repo)["baseline/weights.npz"] != weights["baseline/weights.npz"]
     assert weight_bytes(repo) == weights

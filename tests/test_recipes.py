@@ -57,7 +57,7 @@ def test_add_a_variant(workdir: Path, default_raw: dict[str, Any]) -> None:
     raw["variants"][name] = variant
     run_with(workdir, raw, "train", "--variant", name)
     assert (workdir / "plots" / "replicates" / f"{name}.csv").exists()
-    assert (workdir / "metrics" / f"{name}.json").exists()
+    assert (workdir / "models" / name / "weights.npz").exists()
 
 
 @pytest.mark.slow
