@@ -18,6 +18,7 @@ from types import ModuleType
 
 import pytest
 
+from tests.browser import headless_chromium
 from tests.tiny_pipeline import ROOT, dvc, sh
 
 # A plot on one of the project's own Vega-Lite templates (facets, layers, a symlog scale)
@@ -99,32 +100,24 @@ def test_the_page_holds_the_pinned_vega_libraries(page: Path) -> None:
 
 
 def test_the_page_renders_offline_in_headless_chromium(page: Path) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.skip(
-            "no Chromium on PATH: run `make browser` (apt-get install chromium) to include "
-            "the browser checks"
-        )
     errors: list[str] = []
     requests: list[str] = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
+    with headless_chromium() as browser:
         tab = browser.new_context(offline=True).new_page()
         tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         tab.on("pageerror", lambda e: errors.append(str(e)))
         tab.on("request", lambda r: requests.append(r.url))
         tab.goto(page.as_uri())
-        tab.wait_for_function(
-            "document.querySelectorAll('.vega-embed canvas').length === 2",  # Vega's default
-            timeout=30_000,
-        )
+        try:
+            tab.wait_for_function(
+                "document.querySelectorAll('.vega-embed canvas').length === 2",  # Vega's default
+                timeout=60_000,  # seconds alone; generous for a loaded 2-CPU machine
+            )
+        except Exception as timeout:  # playwright's TimeoutError: say what the page said
+            raise AssertionError(f"the plots did not render: {errors or timeout}") from timeout
         sizes = tab.eval_on_selector_all(
             ".vega-embed canvas", "els => els.map(e => [e.width, e.height])"
         )
-        browser.close()
     assert errors == []
     assert [url for url in requests if not url.startswith(("file://", "data:"))] == []
     assert len(sizes) == 2 and all(w > 0 and h > 0 for w, h in sizes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from noisereg.params import Params, SweepParams, VariantParams
 from noisereg.report.document import display_width, write_report
 from noisereg.report.style import DPI, MAX_WIDTH_PX, plt, save_figure
 from noisereg.report.text import signed_interval
+from tests.browser import headless_chromium
 from tests.per_point import per_seed_frame
 
 EVIL = "<script>alert(1)</script>"
@@ -241,25 +241,10 @@ def test_decision_surface_orientation() -> None:
     assert np.all(np.diff(z, axis=1) > 0) and np.allclose(np.diff(z, axis=0), 0)
 
 
-def browser_path() -> str | None:
-    """Return the system Chromium (`make browser` installs it; the tests never install)."""
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def test_report_in_headless_chromium(report_dir: Path) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
-    executable = browser_path()
-    if executable is None:
-        pytest.skip(
-            "no Chromium on PATH: run `make browser` (apt-get install chromium) to include "
-            "the browser checks"
-        )
     console_errors: list[str] = []
     requests: list[str] = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
+    with headless_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
         page.on("request", lambda r: requests.append(r.url))
@@ -279,7 +264,6 @@ def test_report_in_headless_chromium(report_dir: Path) -> None:
         )
         page.set_viewport_size({"width": 375, "height": 800})
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        browser.close()
     assert console_errors == []
     assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
     assert len(images) == 5 and all(i["w"] > 0 and i["alt"] for i in images)
