@@ -8,9 +8,11 @@ numbers may move; what must not happen is a contradiction:
 - a verdict that flips while both runs' decision intervals clear the boundary (helped in one,
   no practical difference or hurt in the other); a flip to or from "inconclusive", or one the
   bootstrap's Monte Carlo error could cause (`borderline`), is listed, not failed;
-- a choice (the grid's cells, the regularizers' CV picks) outside the candidates that tie
-  with the new choice: its selection score, a pooled count of correct validation points, is
-  more than CHOICE_SLACK_POINTS below the best;
+- a choice (the grid's best and one-SE cells; per dataset each regularizer's strength, the
+  noise pick and the best non-noise method) that the rerun's own selection rule would make
+  only if its scores, pooled counts of correct validation points, moved by more than
+  CHOICE_SLACK_POINTS; a choice within that tie is listed, and so are the verdicts and
+  means of a regularizer dataset whose picks changed (they now describe another setting);
 - a mean that moved by more than both runs' interval half-widths combined in quadrature
   (the spread two independent estimates of the same number would show at that confidence).
 
@@ -95,64 +97,105 @@ class Findings:
 
 
 def compare_verdicts(
-    old: dict[str, Judged], new: dict[str, Judged], findings: Findings, what: str
+    old: dict[str, Judged],
+    new: dict[str, Judged],
+    findings: Findings,
+    what: str,
+    excused: frozenset[str] = frozenset(),
 ) -> None:
-    """Compare verdicts by key; a flip between two clear verdicts is a contradiction."""
+    """Compare verdicts by key; a flip between two clear verdicts is a contradiction.
+
+    `excused` keys depend on a CV pick that changed within its tie: they are listed only.
+    """
     for key in sorted(old.keys() | new.keys()):
         findings.count("verdicts")
         a, b = old.get(key), new.get(key)
         if a is None or b is None:
-            findings.list(
-                "verdicts", f"{what} {key}: only in the {'rerun' if a is None else 'commit'}"
-            )
+            side = "rerun" if a is None else "commit"
+            findings.list("verdicts", f"{what} {key}: only in the {side}")
             continue
         if a.verdict == b.verdict:
             continue
         line = f"{what} {key}: {a.verdict} {_bounds(a)} -> {b.verdict} {_bounds(b)}"
         clear = a.verdict in CLEAR_VERDICTS and b.verdict in CLEAR_VERDICTS
-        if clear and not (a.borderline or b.borderline):
+        if key in excused:
+            findings.list("verdicts", line + " (a CV pick it rests on changed within its tie)")
+        elif clear and not (a.borderline or b.borderline):
             findings.contradict("verdicts", line + " (both intervals clear the boundary)")
         else:
             findings.list("verdicts", line + " (at the boundary)")
 
 
 def compare_means(
-    old: dict[str, Estimate], new: dict[str, Estimate], findings: Findings, what: str
+    old: dict[str, Estimate],
+    new: dict[str, Estimate],
+    findings: Findings,
+    what: str,
+    excused: frozenset[str] = frozenset(),
 ) -> None:
     """Compare means by key; a move beyond both half-widths in quadrature contradicts."""
-    for key in sorted(old.keys() & new.keys()):
+    for key in sorted(old.keys() | new.keys()):
         findings.count("means")
-        a, b = old[key], new[key]
+        a, b = old.get(key), new.get(key)
+        if a is None or b is None:
+            side = "rerun" if a is None else "commit"
+            findings.list("means", f"{what} {key}: only in the {side}")
+            continue
         if a.mean == b.mean:
             continue
         tolerance = math.hypot(a.half_width(), b.half_width())
         line = f"{what} {key}: {a.mean:.4f} -> {b.mean:.4f} (tolerance {tolerance:.4f})"
-        if abs(b.mean - a.mean) > tolerance:
+        if key in excused:
+            findings.list("means", line + " (a CV pick it rests on changed within its tie)")
+        elif abs(b.mean - a.mean) > tolerance:
             findings.contradict("means", line)
         else:
             findings.list("means", line)
 
 
 def compare_choice(
-    what: str,
-    old: Any,
-    new: Any,
-    scores: dict[Any, int],
-    findings: Findings,
-) -> None:
-    """Compare one choice; `scores` are the rerun's selection scores (pooled correct counts)."""
+    what: str, old: Any, new: Any, shortfall: float | None, findings: Findings
+) -> bool:
+    """Compare one choice; return whether it changed.
+
+    `shortfall`: by how many pooled validation points the rerun's scores would have to
+    move for its selection rule to pick the committed choice (None: no longer a candidate).
+    """
     findings.count("choices")
     if old == new:
-        return
+        return False
     line = f"{what}: {old} -> {new}"
-    if old not in scores:
+    if shortfall is None:
         findings.contradict("choices", line + " (the committed choice is not a candidate now)")
-    elif scores[new] - scores[old] > CHOICE_SLACK_POINTS:
-        findings.contradict(
-            "choices", line + f" (committed choice scores {scores[new] - scores[old]} points below)"
-        )
+    elif shortfall > CHOICE_SLACK_POINTS:
+        findings.contradict("choices", line + f" (committed choice {shortfall:g} points short)")
     else:
         findings.list("choices", line + f" (tied within {CHOICE_SLACK_POINTS} point)")
+    return True
+
+
+def most_correct_shortfall(old: Any, new: Any, scores: dict[Any, int]) -> float | None:
+    """Return the shortfall of `old` under a most-correct-count rule (`compare_choice`)."""
+    return None if old not in scores else scores[new] - scores[old]
+
+
+def one_se_shortfall(cells: pd.DataFrame, old: tuple[int, float]) -> float | None:
+    """Return the shortfall of `old` under the grid's one-SE rule (reference.run.choose_cells).
+
+    The rule takes the narrowest, then noisiest, cell whose count is within one SE of the
+    best's: `old` is picked once it is eligible and every cell the rule prefers is not.
+    """
+    key = list(zip(cells["hidden_units"].astype(int), cells["noise"].astype(float), strict=True))
+    if old not in key:
+        return None
+    best = cells.sort_values(
+        ["cv_correct", "hidden_units", "noise"], ascending=[False, True, True]
+    ).iloc[0]
+    threshold = best["cv_correct"] - best["cv_se"] * best["cv_points"]
+    score = dict(zip(key, cells["cv_correct"], strict=True))
+    preferred = [c for c in key if c[0] < old[0] or (c[0] == old[0] and c[1] > old[1])]
+    moves = [threshold - score[old]] + [score[c] - threshold + 1 for c in preferred]
+    return max(0.0, *moves)
 
 
 def _bounds(judged: Judged) -> str:
@@ -206,45 +249,50 @@ def map_results(read: Reader) -> tuple[dict[str, Judged], dict[str, Estimate]]:
     return verdicts, means
 
 
-def regularizer_results(
-    read: Reader,
-) -> tuple[dict[str, Judged], dict[str, Estimate], dict[str, str]]:
-    """Return the regularizers' primary verdicts, differences vs none and CV picks."""
+@dataclass(frozen=True)
+class RegularizerResults:
+    """The regularizer comparison's committed or rerun results, by dataset."""
+
+    verdicts: dict[str, Judged]  # '<dataset> noise pick' / '<dataset> <combination>'
+    means: dict[str, Estimate]  # '<dataset> <method> vs none'
+    table: pd.DataFrame  # plots/regularizers.csv
+
+
+def regularizer_results(read: Reader) -> RegularizerResults:
+    """Return the regularizers' primary verdicts (keyed by role) and differences vs none."""
     table = pd.read_csv(io.StringIO(read(REGULARIZERS_PLOT_PATH)))
-    verdicts, means, picks = {}, {}, {}
+    verdicts, means = {}, {}
     for row in cast(Any, table).itertuples():
-        key = f"{row.dataset} {row.method}"
         if row.primary:
-            verdicts[key] = Judged(
+            role = row.method if "+" in str(row.method) else "noise pick"
+            verdicts[f"{row.dataset} {role}"] = Judged(
                 VERDICT_WORDS[int(row.verdict)],
                 _number(row.decision_low),
                 _number(row.decision_high),
-                bool(row.borderline),
+                _number(row.borderline) == 1.0,
             )
-        means[f"{key} vs none"] = Estimate(
+        means[f"{row.dataset} {row.method} vs none"] = Estimate(
             float(row.diff_vs_none), _number(row.diff_vs_none_low), _number(row.diff_vs_none_high)
         )
-        picks[key] = str(row.value)
-    return verdicts, means, picks
+    return RegularizerResults(verdicts, means, table)
 
 
 def check(committed: Reader, rerun: Reader) -> Findings:
     """Compare the committed results with the rerun's."""
     findings = Findings()
-    for what, results in (
-        ("reference", reference_results),
-        ("benefit map", map_results),
-    ):
+    for what, results in (("reference", reference_results), ("benefit map", map_results)):
         old_verdicts, old_means = results(committed)
         new_verdicts, new_means = results(rerun)
         compare_verdicts(old_verdicts, new_verdicts, findings, what)
         compare_means(old_means, new_means, findings, what)
-    old_verdicts, old_means, old_picks = regularizer_results(committed)
-    new_verdicts, new_means, new_picks = regularizer_results(rerun)
-    compare_verdicts(old_verdicts, new_verdicts, findings, "regularizers")
-    compare_means(old_means, new_means, findings, "regularizers")
     _check_grid(committed, rerun, findings)
-    _check_picks(old_picks, new_picks, rerun, findings)
+    old, new = regularizer_results(committed), regularizer_results(rerun)
+    moved = _check_picks(old.table, new.table, rerun, findings)
+    excused = frozenset(
+        key for key in old.verdicts.keys() | old.means.keys() if key.split(" ", 1)[0] in moved
+    )
+    compare_verdicts(old.verdicts, new.verdicts, findings, "regularizers", excused)
+    compare_means(old.means, new.means, findings, "regularizers", excused)
     return findings
 
 
@@ -255,10 +303,12 @@ def _check_grid(committed: Reader, rerun: Reader, findings: Findings) -> None:
         for r in cast(Any, cells).itertuples()
     }
     old, new = json.loads(committed(GRID_METRICS_PATH)), json.loads(rerun(GRID_METRICS_PATH))
-    for key in ("best", "one_se"):
-        compare_choice(
-            f"grid {key} cell (units, noise)", _cell(old[key]), _cell(new[key]), scores, findings
-        )
+    best_old, best_new = _cell(old["best"]), _cell(new["best"])
+    shortfall = most_correct_shortfall(best_old, best_new, scores)
+    compare_choice("grid best cell (units, noise)", best_old, best_new, shortfall, findings)
+    se_old, se_new = _cell(old["one_se"]), _cell(new["one_se"])
+    shortfall = one_se_shortfall(cells, se_old)
+    compare_choice("grid one-SE cell (units, noise)", se_old, se_new, shortfall, findings)
 
 
 def _cell(chosen: dict[str, Any]) -> tuple[int, float]:
@@ -266,16 +316,51 @@ def _cell(chosen: dict[str, Any]) -> tuple[int, float]:
 
 
 def _check_picks(
-    old: dict[str, str], new: dict[str, str], rerun: Reader, findings: Findings
-) -> None:
+    old: pd.DataFrame, new: pd.DataFrame, rerun: Reader, findings: Findings
+) -> set[str]:
+    """Compare the regularizers' CV picks; return the datasets where any pick changed.
+
+    Per dataset: each method's strength (most pooled correct over its candidates, in the
+    rerun's plots/regularizers/cv.csv), the noise pick and the best non-noise method (most
+    pooled correct among their methods' chosen strengths).
+    """
     cv = pd.read_csv(io.StringIO(rerun(REGULARIZERS_DIR / "cv.csv")))
-    for key in sorted(old.keys() & new.keys()):
-        dataset, method = key.split(" ", 1)
-        rows = cv[(cv["dataset"] == dataset) & (cv["method"] == method)]
-        scores = {str(r.value): int(r.cv_correct) for r in cast(Any, rows).itertuples()}
-        if not scores:  # a method without candidates (none): nothing was chosen
-            continue
-        compare_choice(f"regularizers {key} CV pick", old[key], new[key], scores, findings)
+    moved = set()
+    for dataset in sorted(set(old["dataset"]) & set(new["dataset"])):
+        a, b = (t[t["dataset"] == dataset].set_index("method") for t in (old, new))
+        for method in sorted(set(a.index) & set(b.index)):
+            rows = cv[(cv["dataset"] == dataset) & (cv["method"] == method)]
+            if rows.empty:  # the combination: its strength is its noise method's pick
+                continue
+            scores = dict(zip(rows["value"].map("{:g}".format), rows["cv_correct"], strict=True))
+            picks = f"{a.loc[method, 'value']:g}", f"{b.loc[method, 'value']:g}"
+            if compare_choice(
+                f"regularizers {dataset} {method} strength",
+                *picks,
+                most_correct_shortfall(*picks, scores),
+                findings,
+            ):
+                moved.add(dataset)
+        for role, mask in (("noise pick", "noise"), ("best non-noise method", "best_non_noise")):
+            picks = _role_pick(a, role), _role_pick(b, role)
+            family = b[b["noise"] == (mask == "noise")]["cv_correct"].astype(int).to_dict()
+            if compare_choice(
+                f"regularizers {dataset} {role}",
+                *picks,
+                most_correct_shortfall(*picks, family),
+                findings,
+            ):
+                moved.add(dataset)
+    return moved
+
+
+def _role_pick(table: pd.DataFrame, role: str) -> str:
+    """Return a dataset's noise pick (its primary noise row) or best non-noise method."""
+    if role == "noise pick":
+        chosen = table[table["primary"] & ~table.index.str.contains("+", regex=False)]
+    else:
+        chosen = table[table["best_non_noise"]]
+    return str(chosen.index[0])
 
 
 def git_reader(revision: str) -> Reader:

@@ -107,14 +107,14 @@ def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
         assert set(metrics) == {"train_acc", "test_acc"}
         assert all(isinstance(value, float) and 0 <= value <= 1 for value in metrics.values())
         assert metrics["test_acc"] == summary["variants"][variant]["test_acc"]["mean"]
+        test_acc = summary["variants"][variant]["test_acc"]
+        assert 0 <= test_acc["ci_low"] <= test_acc["mean"] <= test_acc["ci_high"] <= 1
+        assert (repo / "plots" / "history" / f"{variant}.csv").read_text().startswith("epoch,")
     # `dvc metrics show` reads numbers only: no NaN, no strings, no nulls.
     for path in (repo / "metrics").glob("*.json"):
         if path.name != "summary.json":  # an out, not a metric: intervals may be null
             leaves = pd.json_normalize(json.loads(path.read_text())).iloc[0]
             assert all(isinstance(v, int | float) and math.isfinite(v) for v in leaves), path
-        test_acc = summary["variants"][variant]["test_acc"]
-        assert 0 <= test_acc["ci_low"] <= test_acc["mean"] <= test_acc["ci_high"] <= 1
-        assert (repo / "plots" / "history" / f"{variant}.csv").read_text().startswith("epoch,")
     assert summary["comparisons"]["deep_hidden_all"]["compare_to"] == "deep_baseline"
     comparisons = json.loads((repo / "metrics" / "comparisons.json").read_text())
     assert set(comparisons) == {"input_noise", "hidden_noise", "deep_hidden_all"}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from noisereg.reproduction import (
@@ -17,6 +18,8 @@ from noisereg.reproduction import (
     compare_choice,
     compare_means,
     compare_verdicts,
+    most_correct_shortfall,
+    one_se_shortfall,
 )
 from tests.tiny_pipeline import ENV, copy_repo
 
@@ -80,11 +83,60 @@ def test_a_mean_fails_only_beyond_both_half_widths_in_quadrature() -> None:
 def test_a_choice_fails_only_outside_the_tied_candidates() -> None:
     findings = Findings()
     scores = {"a": 50, "b": 49, "c": 47}
-    compare_choice("pick", "b", "a", scores, findings)  # one point below: a tie
-    compare_choice("pick", "c", "a", scores, findings)  # three points below
-    compare_choice("pick", "d", "a", scores, findings)  # no longer a candidate
+    for old in ("b", "c", "d"):  # one point below (a tie), three below, no longer a candidate
+        compare_choice("pick", old, "a", most_correct_shortfall(old, "a", scores), findings)
     assert findings.compared == {"choices": 3} and len(findings.contradictions) == 2
     assert findings.listed["choices"][0] == "pick: b -> a (tied within 1 point)"
+    assert "3 points short" in findings.contradictions[0]
+    assert "not a candidate" in findings.contradictions[1]
+
+
+def grid(counts: dict[tuple[int, float], int], se_points: float) -> pd.DataFrame:
+    """Grid cells with pooled counts; every cell's SE is `se_points` pooled points."""
+    return pd.DataFrame(
+        [
+            {
+                "hidden_units": w,
+                "noise": n,
+                "cv_correct": c,
+                "cv_points": 100,
+                "cv_se": se_points / 100,
+            }
+            for (w, n), c in counts.items()
+        ]
+    )
+
+
+def test_the_one_se_choice_is_judged_by_its_own_rule() -> None:
+    # Best: (100, 0.1) at 68; one SE = 9.5 points, so cells with >= 58.5 are eligible and
+    # the narrowest, then noisiest, of them is the one-SE choice: (50, 0.7) at 59.
+    counts = {(50, 0.2): 65, (50, 0.7): 59, (100, 0.1): 68, (100, 0.7): 60}
+    cells = grid(counts, 9.5)
+    assert one_se_shortfall(cells, (50, 0.7)) == 0  # the rule's own choice
+    # One point down for (50, 0.7) makes (50, 0.2) the choice; the committed (50, 0.7) is
+    # then 0.5 points short of eligibility: a tie, not the 7 points of a most-correct rule.
+    moved = grid({**counts, (50, 0.7): 58}, 9.5)
+    assert one_se_shortfall(moved, (50, 0.7)) == pytest.approx(0.5)
+    # A clearly eligible preferred cell (narrower, 10 points above the bar) would have to lose
+    # 11 points for a wider committed choice to be picked.
+    assert one_se_shortfall(grid({**counts, (20, 0.1): 68}, 9.5), (50, 0.7)) == pytest.approx(10.5)
+    assert one_se_shortfall(cells, (30, 0.1)) is None
+
+
+def test_a_changed_cv_pick_excuses_what_rests_on_it() -> None:
+    findings = Findings()
+    old = {"xor noise pick": Judged("helped", 0.02, 0.05)}
+    new = {"xor noise pick": Judged("no practical difference", -0.005, 0.005)}
+    compare_verdicts(old, new, findings, "regularizers", frozenset({"xor noise pick"}))
+    compare_means(
+        {"xor l2 vs none": Estimate(0.9, 0.89, 0.91)},
+        {"xor l2 vs none": Estimate(0.8, 0.79, 0.81)},
+        findings,
+        "regularizers",
+        frozenset({"xor l2 vs none"}),
+    )
+    assert findings.contradictions == []
+    assert all("changed within its tie" in lines[0] for lines in findings.listed.values())
 
 
 @pytest.mark.slow
