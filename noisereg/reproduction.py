@@ -32,7 +32,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 
@@ -45,6 +45,7 @@ from noisereg.stats import VERDICT_CODES
 # pooled validation points below the new one: one flipped point is the smallest change that
 # a difference in the last bits of training can make to a count.
 CHOICE_SLACK_POINTS = 1
+T = TypeVar("T")
 CLEAR_VERDICTS = {"helped", "no practical difference", "hurt"}
 VERDICT_WORDS = {code: word for word, code in VERDICT_CODES.items()}
 
@@ -96,6 +97,9 @@ class Findings:
         self.contradictions.append(line)
 
 
+EXCUSED = " (a CV pick it rests on changed within its tie)"
+
+
 def compare_verdicts(
     old: dict[str, Judged],
     new: dict[str, Judged],
@@ -107,23 +111,17 @@ def compare_verdicts(
 
     `excused` keys depend on a CV pick that changed within its tie: they are listed only.
     """
-    for key in sorted(old.keys() | new.keys()):
-        findings.count("verdicts")
-        a, b = old.get(key), new.get(key)
-        if a is None or b is None:
-            side = "rerun" if a is None else "commit"
-            findings.list("verdicts", f"{what} {key}: only in the {side}")
-            continue
+
+    def differ(a: Judged, b: Judged) -> tuple[str, bool] | None:
         if a.verdict == b.verdict:
-            continue
-        line = f"{what} {key}: {a.verdict} {_bounds(a)} -> {b.verdict} {_bounds(b)}"
+            return None
+        line = f"{a.verdict} {_bounds(a)} -> {b.verdict} {_bounds(b)}"
         clear = a.verdict in CLEAR_VERDICTS and b.verdict in CLEAR_VERDICTS
-        if key in excused:
-            findings.list("verdicts", line + " (a CV pick it rests on changed within its tie)")
-        elif clear and not (a.borderline or b.borderline):
-            findings.contradict("verdicts", line + " (both intervals clear the boundary)")
-        else:
-            findings.list("verdicts", line + " (at the boundary)")
+        if clear and not (a.borderline or b.borderline):
+            return line + " (both intervals clear the boundary)", True
+        return line + " (at the boundary)", False
+
+    _compare("verdicts", old, new, findings, what, excused, differ)
 
 
 def compare_means(
@@ -134,23 +132,44 @@ def compare_means(
     excused: frozenset[str] = frozenset(),
 ) -> None:
     """Compare means by key; a move beyond both half-widths in quadrature contradicts."""
+
+    def differ(a: Estimate, b: Estimate) -> tuple[str, bool] | None:
+        if a.mean == b.mean:
+            return None
+        tolerance = math.hypot(a.half_width(), b.half_width())
+        line = f"{a.mean:.4f} -> {b.mean:.4f} (tolerance {tolerance:.4f})"
+        return line, abs(b.mean - a.mean) > tolerance
+
+    _compare("means", old, new, findings, what, excused, differ)
+
+
+def _compare(
+    kind: str,
+    old: dict[str, T],
+    new: dict[str, T],
+    findings: Findings,
+    what: str,
+    excused: frozenset[str],
+    differ: Callable[[T, T], tuple[str, bool] | None],
+) -> None:
+    """Compare two runs' results by key: `differ` returns None when a pair agrees, else
+    its line and whether it contradicts; a key on one side only is listed."""
     for key in sorted(old.keys() | new.keys()):
-        findings.count("means")
+        findings.count(kind)
         a, b = old.get(key), new.get(key)
         if a is None or b is None:
-            side = "rerun" if a is None else "commit"
-            findings.list("means", f"{what} {key}: only in the {side}")
+            findings.list(kind, f"{what} {key}: only in the {'rerun' if a is None else 'commit'}")
             continue
-        if a.mean == b.mean:
+        outcome = differ(a, b)
+        if outcome is None:
             continue
-        tolerance = math.hypot(a.half_width(), b.half_width())
-        line = f"{what} {key}: {a.mean:.4f} -> {b.mean:.4f} (tolerance {tolerance:.4f})"
+        line, contradicts = f"{what} {key}: {outcome[0]}", outcome[1]
         if key in excused:
-            findings.list("means", line + " (a CV pick it rests on changed within its tie)")
-        elif abs(b.mean - a.mean) > tolerance:
-            findings.contradict("means", line)
+            findings.list(kind, line + EXCUSED)
+        elif contradicts:
+            findings.contradict(kind, line)
         else:
-            findings.list("means", line)
+            findings.list(kind, line)
 
 
 def compare_choice(
