@@ -30,6 +30,13 @@ from tests.tiny_pipeline import BIN, ENV, RUN_LOG, copy_repo, dvc, sh, write_par
 pytestmark = pytest.mark.slow
 VARIANTS = ("baseline", "input_noise", "hidden_noise", "deep_baseline", "deep_hidden_all")
 MAPPED = ("circles", "xor")  # the tiny params' benefit_map.datasets
+# What `make check` reads of the committed results (all in git: cache: false in dvc.yaml).
+COMMITTED_RESULTS = (
+    "metrics/summary.json",
+    "metrics/grid.json",
+    "plots/benefit_map.csv",
+    "plots/regularizers.csv",
+)
 
 
 def ran_stages(log: str) -> set[str]:
@@ -111,10 +118,12 @@ def test_first_run_builds_every_output(repo: Path, first_run: str) -> None:
         assert 0 <= test_acc["ci_low"] <= test_acc["mean"] <= test_acc["ci_high"] <= 1
         assert (repo / "plots" / "history" / f"{variant}.csv").read_text().startswith("epoch,")
     # `dvc metrics show` reads numbers only: no NaN, no strings, no nulls.
-    for path in (repo / "metrics").glob("*.json"):
-        if path.name != "summary.json":  # an out, not a metric: intervals may be null
-            leaves = pd.json_normalize(json.loads(path.read_text())).iloc[0]
-            assert all(isinstance(v, int | float) and math.isfinite(v) for v in leaves), path
+    for metrics_file in (repo / "metrics").glob("*.json"):
+        if metrics_file.name != "summary.json":  # an out, not a metric: intervals may be null
+            leaves = pd.json_normalize(json.loads(metrics_file.read_text())).iloc[0]
+            assert all(isinstance(v, int | float) and math.isfinite(v) for v in leaves), (
+                metrics_file
+            )
     assert summary["comparisons"]["deep_hidden_all"]["compare_to"] == "deep_baseline"
     comparisons = json.loads((repo / "metrics" / "comparisons.json").read_text())
     assert set(comparisons) == {"input_noise", "hidden_noise", "deep_hidden_all"}
@@ -385,3 +394,45 @@ def test_from_scratch_rerun_is_byte_identical_and_seed_matters(
         assert metric_bytes(repo)["baseline.csv"] != metrics["baseline.csv"]
         assert weight_bytes(repo)["baseline/weights.npz"] != weights["baseline/weights.npz"]
     assert weight_bytes(repo) == weights
+
+
+def test_make_check_passes_an_identical_rerun_and_fails_a_flipped_verdict_in_one_line(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The reproduction check (tests/test_reproduction.py) on the built study's real files."""
+
+    def check(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(BIN / "python"), "-m", "noisereg.reproduction", *args]
+        return subprocess.run(
+            command, cwd=repo, env=ENV, capture_output=True, text=True, timeout=120
+        )
+
+    # Against HEAD: the committed results are the workspace's own.
+    same = check()
+    assert same.returncode == 0, same.stderr
+    assert "Reproduced: no contradiction." in same.stdout and "0 contradict" in same.stdout
+    # A copy of the committed results in which one comparison clearly helped ...
+    committed = tmp_path / "committed"
+    for name in COMMITTED_RESULTS:
+        (committed / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(repo / name, committed / name)
+    summary_path = committed / "metrics/summary.json"
+    summary = json.loads(summary_path.read_text())
+    name = sorted(summary["comparisons"])[0]
+    summary["comparisons"][name].update(
+        verdict="helped", decision_low=0.2, decision_high=0.3, borderline=False
+    )
+    summary_path.write_text(json.dumps(summary))
+    # ... and the rerun's says it clearly made no practical difference.
+    rerun = json.loads((repo / "metrics/summary.json").read_text())
+    rerun["comparisons"][name].update(
+        verdict="no practical difference", decision_low=-0.001, decision_high=0.001
+    )
+    (repo / "metrics/summary.json").write_text(json.dumps(rerun))
+    flipped = check("--against", str(committed))
+    assert flipped.returncode == 1
+    assert "NOT REPRODUCED: 1 contradiction(s)" in flipped.stdout
+    assert f"CONTRADICTION reference {name}: helped" in flipped.stdout
+    assert flipped.stderr.count("\n") == 1
+    assert flipped.stderr.startswith("reproduction check failed: reference")
+    assert "both intervals clear the boundary" in flipped.stderr
