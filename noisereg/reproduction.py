@@ -41,9 +41,9 @@ from noisereg.experiments.reference.outputs import GRID_METRICS_PATH, GRID_PATH,
 from noisereg.experiments.regularizers.outputs import REGULARIZERS_DIR, REGULARIZERS_PLOT_PATH
 from noisereg.stats import VERDICT_CODES
 
-# A choice differs "within float noise" when the committed pick scores at most this many
-# pooled validation points below the new one: one flipped point is the smallest change that
-# a difference in the last bits of training can make to a count.
+# A changed choice is a tie "within float noise" when the rerun's scores would have to move
+# by at most this many pooled validation points for its own rule to pick the committed one:
+# one flipped point is the smallest change the last bits of training can make to a count.
 CHOICE_SLACK_POINTS = 1
 T = TypeVar("T")
 CLEAR_VERDICTS = {"helped", "no practical difference", "hurt"}
@@ -204,17 +204,24 @@ def one_se_shortfall(cells: pd.DataFrame, old: tuple[int, float]) -> float | Non
     The rule takes the narrowest, then noisiest, cell whose count is within one SE of the
     best's: `old` is picked once it is eligible and every cell the rule prefers is not.
     """
-    key = list(zip(cells["hidden_units"].astype(int), cells["noise"].astype(float), strict=True))
-    if old not in key:
+    score = grid_scores(cells)
+    if old not in score:
         return None
     best = cells.sort_values(
         ["cv_correct", "hidden_units", "noise"], ascending=[False, True, True]
     ).iloc[0]
     threshold = best["cv_correct"] - best["cv_se"] * best["cv_points"]
-    score = dict(zip(key, cells["cv_correct"], strict=True))
-    preferred = [c for c in key if c[0] < old[0] or (c[0] == old[0] and c[1] > old[1])]
+    preferred = [c for c in score if c[0] < old[0] or (c[0] == old[0] and c[1] > old[1])]
     moves = [threshold - score[old]] + [score[c] - threshold + 1 for c in preferred]
     return max(0.0, *moves)
+
+
+def grid_scores(cells: pd.DataFrame) -> dict[tuple[int, float], int]:
+    """Return each grid cell's (width, noise) -> pooled count of correct validation points."""
+    return {
+        (int(r.hidden_units), float(r.noise)): int(r.cv_correct)
+        for r in cast(Any, cells).itertuples()
+    }
 
 
 def _bounds(judged: Judged) -> str:
@@ -317,13 +324,9 @@ def check(committed: Reader, rerun: Reader) -> Findings:
 
 def _check_grid(committed: Reader, rerun: Reader, findings: Findings) -> None:
     cells = pd.read_csv(io.StringIO(rerun(GRID_PATH)))
-    scores = {
-        (int(r.hidden_units), float(r.noise)): int(r.cv_correct)
-        for r in cast(Any, cells).itertuples()
-    }
     old, new = json.loads(committed(GRID_METRICS_PATH)), json.loads(rerun(GRID_METRICS_PATH))
     best_old, best_new = _cell(old["best"]), _cell(new["best"])
-    shortfall = most_correct_shortfall(best_old, best_new, scores)
+    shortfall = most_correct_shortfall(best_old, best_new, grid_scores(cells))
     compare_choice("grid best cell (units, noise)", best_old, best_new, shortfall, findings)
     se_old, se_new = _cell(old["one_se"]), _cell(new["one_se"])
     shortfall = one_se_shortfall(cells, se_old)
@@ -360,9 +363,9 @@ def _check_picks(
                 findings,
             ):
                 moved.add(dataset)
-        for role, mask in (("noise pick", "noise"), ("best non-noise method", "best_non_noise")):
-            picks = _role_pick(a, role), _role_pick(b, role)
-            family = b[b["noise"] == (mask == "noise")]["cv_correct"].astype(int).to_dict()
+        for noise, role in ((True, "noise pick"), (False, "best non-noise method")):
+            picks = _family_pick(a, noise), _family_pick(b, noise)
+            family = b[b["noise"] == noise]["cv_correct"].astype(int).to_dict()
             if compare_choice(
                 f"regularizers {dataset} {role}",
                 *picks,
@@ -373,9 +376,9 @@ def _check_picks(
     return moved
 
 
-def _role_pick(table: pd.DataFrame, role: str) -> str:
-    """Return a dataset's noise pick (its primary noise row) or best non-noise method."""
-    if role == "noise pick":
+def _family_pick(table: pd.DataFrame, noise: bool) -> str:
+    """Return a dataset's noise pick (its primary noise row) or its best non-noise method."""
+    if noise:
         chosen = table[table["primary"] & ~table.index.str.contains("+", regex=False)]
     else:
         chosen = table[table["best_non_noise"]]
