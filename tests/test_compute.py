@@ -199,10 +199,14 @@ def test_local_scheduler_starts_its_own_cluster_and_matches_local(
     tiny_params: Params, split: Split
 ) -> None:
     # scheduler: local -> a LocalCluster (127.0.0.1, distributed's default host) per call.
-    params = small(tiny_params, backend="dask", scheduler="local", n_workers=1)
+    # Two models per chunk: two Dask tasks, whose results the merge puts in member order.
+    params = small(tiny_params, backend="dask", scheduler="local", n_workers=1, chunk_models=2)
     opt = params.train.model_copy(update=dict(epochs=20))
     data = (split.x_train, split.y_train, split.x_test, split.y_test)
-    remote = backends.train(members(4), *data, opt, params.compute, "test")
+    # With checkpoints, which each task keeps and the merge puts in member order too.
+    remote = backends.train(members(4), *data, opt, params.compute, "test", checkpoints=(5,))
     local_settings = params.compute.model_copy(update=dict(backend="local"))
-    local = backends.train(members(4), *data, opt, local_settings, "test")
+    local = backends.train(members(4), *data, opt, local_settings, "test", checkpoints=(5,))
     assert_same_weights(remote.weights, local.weights)
+    assert list(remote.snapshots) == list(local.snapshots) == [5]
+    assert_same_weights(remote.snapshots[5], local.snapshots[5])

@@ -24,9 +24,13 @@ ALL_TRAIN, ALL_TEST = tuple(range(30)), tuple(range(70))
 
 
 def train(
-    split: Split, members: list[engine.Member], opt: engine.Optimization = OPT
+    split: Split,
+    members: list[engine.Member],
+    opt: engine.Optimization = OPT,
+    checkpoints: tuple[int, ...] = (),
 ) -> engine.TrainResult:
-    return engine.train(members, split.x_train, split.y_train, split.x_test, split.y_test, opt)
+    data = (split.x_train, split.y_train, split.x_test, split.y_test)
+    return engine.train(members, *data, opt, checkpoints=checkpoints)
 
 
 def member(
@@ -306,10 +310,12 @@ def test_the_next_chunk_compiles_while_one_trains(
             second_compiling.set()
         real_compile(self)
 
-    def run(self: engine._Bundle, tag: str, started: float) -> list[engine.TrainResult]:
+    def run(
+        self: engine._Bundle, tag: str, started: float, checkpoints: frozenset[int]
+    ) -> list[engine.TrainResult]:
         if self.shapes[0].hidden_units == (8,):
             assert second_compiling.wait(timeout=60), "the next chunk was not compiled meanwhile"
-        return real_run(self, tag, started)
+        return real_run(self, tag, started, checkpoints)
 
     monkeypatch.setattr(engine._Bundle, "compile", compile)
     monkeypatch.setattr(engine._Bundle, "run", run)
@@ -471,3 +477,25 @@ def test_a_bundle_draws_shared_streams_once_and_trains_each_chunk_to_its_own_bit
             np.testing.assert_array_equal(
                 alone.history[column], together.history[column][start : start + 3]
             )
+
+
+def test_checkpoints_hold_the_weights_of_runs_of_exactly_that_many_epochs(split: Split) -> None:
+    # Two widths, so two chunks whose snapshots are merged back into member order.
+    members = [member(1), member(2, width=16), member(3, s_in=0.0)]
+    checkpoints = (7, 20, 45, 60)  # inside an interval, on a log, inside another, the end
+    plain = train(split, members)
+    checked = train(split, members, checkpoints=checkpoints)
+    assert sorted(checked.snapshots) == list(checkpoints)
+    for epochs in checkpoints:
+        exactly = train(split, members, engine.Optimization.keras_adam(epochs, log_every=20))
+        assert_same_weights(checked.snapshots[epochs], exactly.weights)
+    # Cutting calls at checkpoints changes neither the final weights nor what is logged.
+    assert_same_weights(checked.weights, plain.weights)
+    np.testing.assert_array_equal(checked.logged_epochs, plain.logged_epochs)
+    for column, values in plain.history.items():
+        np.testing.assert_array_equal(checked.history[column], values)
+
+
+def test_checkpoints_outside_the_run_are_refused(split: Split) -> None:
+    with pytest.raises(ValueError, match=r"checkpoints \[0, 61\] are outside 1\.\.60"):
+        train(split, [member(1)], checkpoints=(0, 30, 61))

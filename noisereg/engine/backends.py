@@ -37,15 +37,20 @@ def train(
     compute: ComputeParams,
     label: str,
     on_progress: Callable[[int, int], None] | None = None,
+    checkpoints: Sequence[int] = (),
 ) -> trainer.TrainResult:
     """Return every member's training result, trained on the configured backend, in order.
+
+    `checkpoints`: epochs after which the weights are kept too (see `trainer.train`).
 
     `on_progress(done, total)` is called as Dask tasks finish (tests use it to kill a worker
     mid-run).
     """
     data = (train_x, train_y, val_x, val_y)
     if compute.backend == "local":
-        return trainer.train(members, *data, opt, compute.chunk_models, label)
+        return trainer.train(
+            members, *data, opt, compute.chunk_models, label, checkpoints=checkpoints
+        )
     plan = plan_chunks(members, compute.chunk_models)
     with dask_client(compute) as client:
         from distributed import as_completed
@@ -58,6 +63,7 @@ def train(
                 opt,
                 compute.chunk_models,
                 f"{label} task {number}/{len(plan)}",
+                checkpoints=tuple(checkpoints),
                 # No `retries`: those rerun a task that raised, and training raises only
                 # for bad input, which a rerun repeats. A task whose worker dies is
                 # rescheduled by the scheduler itself (distributed.scheduler.allowed-failures,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -43,6 +44,8 @@ class TrainResult:
     weights: list[MLPWeights]
     logged_epochs: np.ndarray  # [n_logs], 1-based epoch numbers
     history: dict[str, np.ndarray]  # column -> [K, n_logs]
+    # Epoch -> every member's weights after that many epochs of this same run (`checkpoints`).
+    snapshots: dict[int, list[MLPWeights]] = field(default_factory=dict)
 
 
 def train(
@@ -55,6 +58,7 @@ def train(
     max_models_per_graph: int = 256,
     label: str = "train",
     share_draws: bool = True,
+    checkpoints: Sequence[int] = (),
 ) -> TrainResult:
     """Return every member's trained weights and history, in the members' order.
 
@@ -66,9 +70,17 @@ def train(
     floats may differ in the last bits (batched kernels block differently), so the plan is
     fixed by the members and N alone. `share_draws=False` draws every member's noise
     separately, bundling nothing (same values, slower; for benchmarks/bench_engine.py).
+
+    `checkpoints` are epochs (1..opt.epochs) after which every member's weights are kept as
+    well (`TrainResult.snapshots`): one run scored at several training lengths. The weights
+    at a checkpoint are those of a run of exactly that many epochs, bit for bit, and the
+    logged history is the same with or without checkpoints.
     """
     if not members:
         raise ValueError("train() needs at least one member")
+    outside = sorted({c for c in checkpoints if not 1 <= c <= opt.epochs})
+    if outside:
+        raise ValueError(f"checkpoints {outside} are outside 1..{opt.epochs} (opt.epochs)")
     use_one_thread_per_op()
     chunks = plan_chunks(members, max_models_per_graph)
     bundles = (
@@ -110,7 +122,7 @@ def train(
             what = f"{n_models} models" + (f" in {len(bundle)} chunks" if len(bundle) > 1 else "")
             units = "x".join(map(str, members[chunks[bundle[0]][0]].net.hidden_units))
             tag = f"{label} [{number}/{len(bundles)}: {what}, width {units}]"
-            results += trainer.run(tag, started)
+            results += trainer.run(tag, started, frozenset(checkpoints))
     order = [chunks[c] for bundle in bundles for c in bundle]
     return merge_chunks(order, results, len(members))
 
@@ -146,15 +158,29 @@ def merge_chunks(
     plan: list[list[int]], results: Sequence[TrainResult], n_members: int
 ) -> TrainResult:
     """Return one TrainResult in member order from the per-chunk results of `plan`."""
-    weights: list[MLPWeights | None] = [None] * n_members
+
+    def in_member_order(per_chunk: Sequence[Sequence[MLPWeights]]) -> list[MLPWeights]:
+        weights: list[MLPWeights | None] = [None] * n_members
+        for indices, chunk_weights in zip(plan, per_chunk, strict=True):
+            for position, member_index in enumerate(indices):
+                weights[member_index] = chunk_weights[position]
+        return [w for w in weights if w is not None]
+
     history: dict[str, np.ndarray] = {}
     for indices, result in zip(plan, results, strict=True):
-        for position, member_index in enumerate(indices):
-            weights[member_index] = result.weights[position]
         for column, values in result.history.items():
             history.setdefault(column, np.zeros((n_members, values.shape[1]), np.float32))
             history[column][indices] = values
-    return TrainResult([w for w in weights if w is not None], results[0].logged_epochs, history)
+    snapshots = {
+        epoch: in_member_order([result.snapshots[epoch] for result in results])
+        for epoch in results[0].snapshots
+    }
+    return TrainResult(
+        in_member_order([result.weights for result in results]),
+        results[0].logged_epochs,
+        history,
+        snapshots,
+    )
 
 
 def noise_streams(
@@ -296,34 +322,84 @@ class _Bundle:
         """
         self._call(0, 0, 1)
 
-    def run(self, tag: str, started: float) -> list[TrainResult]:
+    def run(
+        self, tag: str, started: float, checkpoints: frozenset[int] = frozenset()
+    ) -> list[TrainResult]:
         """Return each chunk's result after training every epoch (with progress lines)."""
-        every = self.opt.log_every
-        full, remainder = divmod(self.opt.epochs, every)
-        plan = [(every, full)] if full else []
-        if remainder:
-            plan.append((remainder, 1))
-        # ~10 progress lines per run; each call runs many epochs inside the graph.
-        per_call = max(1, full // 10)
         logs: list[tuple[np.ndarray, ...]] = []
+        logged: list[int] = []
+        snapshots: list[dict[int, list[MLPWeights]]] = [{} for _ in self.chunks]
         epoch = 0
-        for interval, count in plan:
-            done = 0
-            while done < count:
-                n = min(per_call, count - done)
-                logs.append(self._call(epoch, n, interval))
-                epoch += n * interval
-                done += n
+        for piece in _pieces(self.opt, checkpoints):
+            call_logs = self._call(epoch, piece.n_intervals, piece.interval)
+            epoch += piece.n_intervals * piece.interval
+            if piece.logged:
+                logs.append(call_logs)
+                logged += range(
+                    epoch - (piece.n_intervals - 1) * piece.interval, epoch + 1, piece.interval
+                )
                 print(
                     f"{tag}: epoch {epoch}/{self.opt.epochs} "
                     f"({time.perf_counter() - started:.1f} s)",
                     file=sys.stderr,
                     flush=True,
                 )
-        logged = np.cumsum([i for i, c in plan for _ in range(c)])
+            if epoch in checkpoints:
+                for chunk_snapshots, chunk in zip(snapshots, self.chunks, strict=True):
+                    chunk_snapshots[epoch] = loop.weights_of(chunk.state)
         results = []
         for position, chunk in enumerate(self.chunks):
             stacked = np.concatenate([call[position] for call in logs], axis=0)  # [n_logs, 4, K]
             history = {col: stacked[:, j, :].T.copy() for j, col in enumerate(HISTORY_COLUMNS)}
-            results.append(TrainResult(loop.weights_of(chunk.state), logged, history))
+            results.append(
+                TrainResult(
+                    loop.weights_of(chunk.state),
+                    np.asarray(logged, np.int64),
+                    history,
+                    snapshots[position],
+                )
+            )
         return results
+
+
+class _Piece(NamedTuple):
+    """One loop call: n_intervals x interval epochs, its logs kept or dropped."""
+
+    n_intervals: int
+    interval: int
+    logged: bool  # False for the first part of an interval cut at a checkpoint
+
+
+def _pieces(opt: Optimization, checkpoints: frozenset[int]) -> Iterator[_Piece]:
+    """Yield the loop calls of a run: intervals of `log_every` epochs (and the remainder),
+    grouped ~10 calls in all for ~10 progress lines, a call ending at every checkpoint.
+
+    A checkpoint inside an interval cuts it into calls of which only the last logs, so the
+    log still comes after the whole interval: the weights do not depend on where calls end,
+    and the history is the same with or without checkpoints.
+    """
+    full, remainder = divmod(opt.epochs, opt.log_every)
+    lengths = [opt.log_every] * full + ([remainder] if remainder else [])
+    per_call = max(1, full // 10)
+    pending: list[int] = []  # [n_intervals, interval] of whole intervals not yet called
+    epoch = 0
+    for length in lengths:
+        end = epoch + length
+        for cut in sorted(c for c in checkpoints if epoch < c < end):
+            if pending:
+                yield _Piece(pending[0], pending[1], logged=True)
+                pending = []
+            yield _Piece(1, cut - epoch, logged=False)
+            epoch = cut
+        if pending and pending[1] == end - epoch == length and pending[0] < per_call:
+            pending[0] += 1
+        else:
+            if pending:
+                yield _Piece(pending[0], pending[1], logged=True)
+            pending = [1, end - epoch]
+        epoch = end
+        if end in checkpoints:
+            yield _Piece(pending[0], pending[1], logged=True)
+            pending = []
+    if pending:
+        yield _Piece(pending[0], pending[1], logged=True)
