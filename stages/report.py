@@ -62,6 +62,7 @@ def read_benefit_map(params: Params) -> BenefitMap:
     return BenefitMap(
         cells=read_csv(outputs.BENEFIT_MAP_PATH, "summarize", outputs.BENEFIT_MAP_COLUMNS),
         curves=read_csv(outputs.BENEFIT_CURVES_PATH, "summarize", outputs.BENEFIT_CURVE_COLUMNS),
+        lengths=read_csv(outputs.BENEFIT_LENGTHS_PATH, "summarize", outputs.BENEFIT_LENGTH_COLUMNS),
         samples={name: outputs.read_dataset(name)[2] for name in bm.datasets},
         cv_placement=bm.cv_placement,
         protocol=(

@@ -29,17 +29,19 @@ def main() -> None:
 
 
 def summarize_benefit_map(params: Params) -> None:
-    cells, curves = [], []
+    cells, curves, lengths = [], [], []
     for name in params.benefit_map.datasets:
         replicates, cv, _ = benefit_outputs.read_dataset(name)
         cells.append(benefit_summary.map_cells(name, replicates, params))
         curves.append(benefit_summary.learning_curves(name, replicates, cv, params))
+        lengths.append(benefit_summary.length_cells(name, replicates, params))
     cell_table, curve_table = (
         pd.concat(cells, ignore_index=True),
         pd.concat(curves, ignore_index=True),
     )
     write_csv(benefit_outputs.BENEFIT_MAP_PATH, cell_table)
     write_csv(benefit_outputs.BENEFIT_CURVES_PATH, curve_table)
+    write_csv(benefit_outputs.BENEFIT_LENGTHS_PATH, pd.concat(lengths, ignore_index=True))
     write_json(
         benefit_outputs.BENEFIT_METRICS_PATH,
         benefit_summary.headline(

@@ -55,6 +55,7 @@ def tiny_raw(default: dict[str, Any]) -> dict[str, Any]:
         replicates=3,
         hidden_units=8,
         epochs=20,
+        checkpoints=[10],
         test_points=200,
         cv_folds=2,
     )

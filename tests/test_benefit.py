@@ -17,6 +17,8 @@ from noisereg.experiments.benefit_map.summary import (
     NEVER_HELPED,
     NOT_REACHED,
     cv_choice,
+    full_length,
+    length_cells,
     map_cells,
     n_star,
 )
@@ -110,6 +112,53 @@ def test_a_stddev_of_zero_has_a_benefit_of_exactly_zero(
     assert (noisy["loss_diff"] != 0.0).all()
     assert len(mapped.replicates) == len(mapped.replicates.drop_duplicates())
     assert (mapped.replicates["n_test"] == small.benefit_map.test_points).all()
+
+
+def test_checkpoint_rows_equal_a_map_trained_to_that_length(
+    small: Params, mapped: benefit.DatasetMap
+) -> None:
+    bm = small.benefit_map
+    (checkpoint,) = bm.checkpoints  # the tiny map: 20 steps, scored at 10 too
+    assert sorted(set(mapped.replicates["steps"])) == [checkpoint, bm.epochs]
+    shorter = small.model_copy(
+        update=dict(benefit_map=bm.model_copy(update=dict(epochs=checkpoint, checkpoints=())))
+    )
+    alone = benefit.run_dataset(shorter, "xor").replicates
+    at_checkpoint = mapped.replicates[mapped.replicates["steps"] == checkpoint]
+    pd.testing.assert_frame_equal(
+        at_checkpoint.reset_index(drop=True), alone.reset_index(drop=True)
+    )
+    # Training accuracy is on the model's own draw: a count out of n_train.
+    assert mapped.replicates["train_correct"].between(0, mapped.replicates["n_train"]).all()
+
+
+def test_length_cells_pair_each_length_and_the_map_keeps_the_full_length(
+    small: Params,
+) -> None:
+    rows = []
+    for steps, gain in ((5, -2), (10, 4)):
+        for placement, stddev in ((NONE, 0.0), ("hidden", 0.3)):
+            for r in range(4):
+                correct = 60 + r + (gain if placement != NONE else 0)
+                rows.append(
+                    {"n_train": 10, "placement": placement, "stddev": stddev, "replicate": r,
+                     "steps": steps, "test_correct": correct, "n_test": 100,
+                     "test_loss": 0.5, "test_ece": 0.1,
+                     "train_correct": 10 if steps == 10 else 8}
+                )  # fmt: skip
+    replicates = pd.DataFrame(rows)
+    lengths = length_cells("xor", replicates, small)
+    assert list(lengths["steps"]) == [5, 10]
+    # Every draw gains exactly -2 and +4 correct of 100: intervals of width 0 at the mean.
+    for column in ("acc_diff", "acc_diff_low", "acc_diff_high"):
+        np.testing.assert_allclose(lengths[column], [-0.02, 0.04])
+    np.testing.assert_allclose(lengths["none_test_acc"], [0.615, 0.615])
+    np.testing.assert_allclose(lengths["none_train_acc"], [0.8, 1.0])
+    np.testing.assert_allclose(lengths["train_acc"], [0.8, 1.0])
+    final = full_length(replicates)
+    assert "steps" not in final and len(final) == 8
+    cells = map_cells("xor", replicates, small)
+    np.testing.assert_allclose(cells["acc_diff"], [0.04])
 
 
 def test_cv_scores_every_candidate_on_every_fold_of_every_draw(
@@ -270,3 +319,22 @@ def test_the_sentences_say_where_noise_helps_stops_and_hurts() -> None:
         "Input noise helped in 2 of 6 cells (dataset x size x stddev) (moons at n = 10, 30), "
         "hurt in 1 (moons at n = 90); no practical difference 1, inconclusive 2."
     )
+
+
+def test_length_sentences_give_the_mean_gain_per_length_and_the_fit() -> None:
+    rows = [
+        {"dataset": d, "n_train": n, "placement": p, "stddev": 0.1, "steps": steps,
+         "acc_diff": gain, "none_train_acc": fit}
+        for d, fit_scale in (("circles", 1.0), ("xor", 0.9))
+        for n in (10, 90)
+        for p, gain_scale in (("hidden", 1.0), ("input", 5.0))
+        for steps, gain, fit in (
+            (250, -0.02 * gain_scale, 0.7 * fit_scale),
+            (1000, 0.04 * gain_scale, fit_scale if n == 10 else 0.8 * fit_scale),
+        )
+    ]  # fmt: skip
+    trend, fit = benefit_report.length_sentences(pd.DataFrame(rows), "hidden")
+    assert "scored at 250, 1000 steps" in trend
+    assert "-0.020 at 250, +0.040 at 1000 steps" in trend  # hidden only, not input's x5
+    assert "0.90-1.00 at n = 10; 0.72-0.80 at n = 90" in fit
+    assert benefit_report.length_sentences(pd.DataFrame(rows[1::2]), "hidden") == []

@@ -86,8 +86,9 @@ def map_replicates(rng: np.random.Generator) -> pd.DataFrame:
             for r in range(5):
                 rows.append(
                     {"n_train": n, "placement": placement, "stddev": stddev, "replicate": r,
-                     "test_correct": int(rng.integers(7000, 9000)), "n_test": 10_000,
-                     "test_loss": rng.uniform(0.2, 0.4), "test_ece": rng.uniform(0.0, 0.1)}
+                     "steps": 1000, "test_correct": int(rng.integers(7000, 9000)),
+                     "n_test": 10_000, "test_loss": rng.uniform(0.2, 0.4),
+                     "test_ece": rng.uniform(0.0, 0.1), "train_correct": n}
                 )  # fmt: skip
     return pd.DataFrame(rows)
 

@@ -308,6 +308,13 @@ MapDatasets = Annotated[
     tuple[MapDataset, ...], Strict(False), _NON_EMPTY_DISTINCT, AfterValidator(_distinct)
 ]
 MAX_DRAW = 100_000
+# Training lengths scored before the end of a run; may be empty.
+Checkpoints = Annotated[
+    tuple[Annotated[int, Field(ge=1, le=10_000_000)], ...],
+    Strict(False),
+    Field(json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_distinct),
+]
 Sizes = Annotated[
     tuple[Annotated[int, Field(ge=2, le=MAX_DRAW)], ...],
     Strict(False),
@@ -336,6 +343,10 @@ class BenefitMapParams(Section):
         le=10_000_000,
         description="full-batch Adam steps in every cell (Adam settings from train)",
     )
+    checkpoints: Checkpoints = Field(
+        description="shorter training lengths also scored, from the same runs (ascending, "
+        "each below epochs)"
+    )
     test_points: int = Field(ge=2, le=1_000_000, description="test points drawn once per dataset")
     cv_folds: int = Field(
         ge=2,
@@ -356,6 +367,14 @@ class BenefitMapParams(Section):
                 f"must each be >= {smallest} (each class of a draw needs one point per "
                 f"fold; cv_folds is {self.cv_folds})",
                 list(self.sizes),
+            )
+        if list(self.checkpoints) != sorted(self.checkpoints) or any(
+            c >= self.epochs for c in self.checkpoints
+        ):
+            raise Invalid(
+                "checkpoints",
+                f"must be ascending and each below epochs ({self.epochs})",
+                list(self.checkpoints),
             )
         if self.cv_placement not in self.placements:
             raise Invalid(

@@ -110,3 +110,47 @@ def learning_curves(curves: pd.DataFrame) -> Figure:
     axes[0][0].set_ylabel("test accuracy", fontsize=8)
     axes[0][0].legend(fontsize=7)
     return figure
+
+
+def length_curves(lengths: pd.DataFrame, placement: str) -> Figure:
+    """Return the accuracy gain vs training length per dataset (rows) and size (columns):
+    one line per stddev of `placement`, bands its intervals; titles give the noiseless net's
+    training accuracy at the longest length."""
+    datasets = list(dict.fromkeys(lengths["dataset"]))
+    sizes = sorted(lengths["n_train"].unique())
+    figure, axes = plt.subplots(
+        len(datasets),
+        len(sizes),
+        figsize=(2.2 * len(sizes) + 0.6, 1.9 * len(datasets) + 0.6),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
+    shown = lengths[lengths["placement"] == placement]
+    stddevs = sorted(shown["stddev"].unique())
+    steps = sorted(int(s) for s in lengths["steps"].unique())
+    palette = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(stddevs)))
+    for row, name in enumerate(datasets):
+        for column, n in enumerate(sizes):
+            ax = axes[row][column]
+            panel = shown[(shown["dataset"] == name) & (shown["n_train"] == n)]
+            for stddev, colour in zip(stddevs, palette, strict=True):
+                line = panel[panel["stddev"] == stddev].sort_values("steps")
+                ax.plot(line["steps"], line["acc_diff"], marker="o", ms=2.5, color=colour,
+                        label=f"stddev {stddev:g}")  # fmt: skip
+                ax.fill_between(line["steps"], line["acc_diff_low"], line["acc_diff_high"],
+                                color=colour, alpha=0.15)  # fmt: skip
+            ax.axhline(0.0, color="black", lw=0.6)
+            ax.set_xscale("log")
+            # The scored lengths as plain ticks: log-scale minor labels collide.
+            ax.minorticks_off()
+            ax.set_xticks(steps, [str(s) for s in steps], fontsize=6)
+            ax.grid(alpha=0.3)
+            fit = panel.sort_values("steps")["none_train_acc"].iloc[-1]
+            ax.set_title(f"{name}, n = {int(n)} (fit {fit:.2f})", fontsize=7)
+            if row == len(datasets) - 1:
+                ax.set_xlabel("training steps (log)", fontsize=7)
+            if column == 0:
+                ax.set_ylabel("gain over no noise", fontsize=7)
+    axes[0][0].legend(fontsize=6)
+    return figure

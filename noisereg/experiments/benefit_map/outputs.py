@@ -18,16 +18,19 @@ if TYPE_CHECKING:  # the result type only; importing run would load TensorFlow
 BENEFIT_DIR = Path("plots") / "benefit"
 BENEFIT_MAP_PATH = Path("plots") / "benefit_map.csv"
 BENEFIT_CURVES_PATH = Path("plots") / "benefit_curves.csv"
+BENEFIT_LENGTHS_PATH = Path("plots") / "benefit_lengths.csv"
 BENEFIT_METRICS_PATH = Path("metrics") / "benefit_map.json"
 BENEFIT_REPLICATE_COLUMNS = [
     "n_train",
     "placement",
     "stddev",
     "replicate",
+    "steps",  # training length at which the model is scored (a checkpoint or the end)
     "test_correct",
     "n_test",
     "test_loss",
     "test_ece",
+    "train_correct",  # correct on its own training draw (n_train points)
 ]
 BENEFIT_MAP_COLUMNS = [
     "dataset",
@@ -48,6 +51,20 @@ BENEFIT_CURVE_COLUMNS = [
     *(f"{k}_acc{end}" for k in ("none", "cv", "gain") for end in ("", "_low", "_high")),
     "cv_noisy_share",
     "cv_median_stddev",
+]
+BENEFIT_LENGTH_COLUMNS = [
+    "dataset",
+    "n_train",
+    "placement",
+    "stddev",
+    "steps",
+    "replicates",
+    "acc_diff",
+    "acc_diff_low",
+    "acc_diff_high",
+    "none_test_acc",
+    "none_train_acc",
+    "train_acc",
 ]
 BENEFIT_CV_COLUMNS = ["n_train", "replicate", "stddev", "fold", "correct", "n_val"]
 

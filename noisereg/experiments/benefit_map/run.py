@@ -3,8 +3,10 @@
 For one dataset and every training-set size, replicate r draws its own training set
 (`draw_seed`), and every model of replicate r (no noise, each placement x stddev) trains
 on that draw from the same initial weights with the same noise stream, so each benefit is
-a paired difference over draws, weights and noise together. Every model is scored once, at
-the end, on one large test set drawn per dataset. Separately, a stratified CV on each
+a paired difference over draws, weights and noise together. Every model is scored on one
+large test set drawn per dataset, and on its own training draw, at the end of its run and
+at each of `checkpoints` (weights kept during the same run), so training length is an axis
+of the map at no extra training. Separately, a stratified CV on each
 training draw chooses the `cv_placement` stddev that the learning curves use, so the
 recommended level never sees the test set.
 """
@@ -41,7 +43,7 @@ SAMPLE_POINTS = 300  # test points kept for the report's scatter of each dataset
 class DatasetMap:
     """One dataset's per-replicate results: map cells, CV fold scores, a sample of points."""
 
-    replicates: pd.DataFrame  # n_train, placement, stddev, replicate, test_correct, ...
+    replicates: pd.DataFrame  # n_train, placement, stddev, replicate, steps, test_correct, ...
     cv: pd.DataFrame  # n_train, replicate, stddev, fold, correct, n_val
     sample: pd.DataFrame  # x1, x2, label
 
@@ -96,10 +98,22 @@ def _train(
     pool_y: np.ndarray,
     batch: int,
     label: str,
+    checkpoints: tuple[int, ...] = (),
 ) -> engine.TrainResult:
-    """Train members on rows of the pool (full batch of `batch` rows), validating on it too."""
+    """Train members on rows of the pool (full batch of `batch` rows), validating on it too;
+    keep the weights at `checkpoints` as well."""
     opt = fresh_draw_optimization(params, batch)
-    return backends.train(members, pool_x, pool_y, pool_x, pool_y, opt, params.compute, label)
+    return backends.train(
+        members,
+        pool_x,
+        pool_y,
+        pool_x,
+        pool_y,
+        opt,
+        params.compute,
+        label,
+        checkpoints=checkpoints,
+    )
 
 
 def map_members(params: Params, rows: list[tuple[int, ...]]) -> list[engine.Member]:
@@ -128,26 +142,38 @@ def _map_cells(
     test_y: np.ndarray,
     label: str,
 ) -> pd.DataFrame:
-    """Train every distinct net of the size's cells on each replicate's draw; score on test."""
+    """Train every distinct net of the size's cells on each replicate's draw; score each on
+    test and on its own draw at the end of the run and at every checkpoint."""
     bm = params.benefit_map
     configs = cells(params)
     nets = list(dict.fromkeys(net for _, _, net in configs))
     members = map_members(params, rows)
-    result = _train(params, members, pool_x, pool_y, n_train, label)
-    scores = [test_scores(exact_logits(weights, test_x), test_y) for weights in result.weights]
+    result = _train(params, members, pool_x, pool_y, n_train, label, bm.checkpoints)
+    lengths = {**{c: result.snapshots[c] for c in bm.checkpoints}, bm.epochs: result.weights}
     records = []
-    for placement, stddev, net in configs:
-        first = nets.index(net) * bm.replicates
-        for r in range(bm.replicates):
-            records.append(
-                {
-                    "n_train": n_train,
-                    "placement": placement,
-                    "stddev": stddev,
-                    "replicate": r,
-                    **scores[first + r],
-                }
-            )
+    for steps, weights in lengths.items():
+        scores = [
+            {
+                **test_scores(exact_logits(w, test_x), test_y),
+                "train_correct": correct_count(
+                    exact_logits(w, pool_x[list(m.train_rows)]), pool_y[list(m.train_rows)]
+                ),
+            }
+            for w, m in zip(weights, members, strict=True)
+        ]
+        for placement, stddev, net in configs:
+            first = nets.index(net) * bm.replicates
+            for r in range(bm.replicates):
+                records.append(
+                    {
+                        "n_train": n_train,
+                        "placement": placement,
+                        "stddev": stddev,
+                        "replicate": r,
+                        "steps": steps,
+                        **scores[first + r],
+                    }
+                )
     return pd.DataFrame(records)
 
 

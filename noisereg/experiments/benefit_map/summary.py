@@ -12,6 +12,7 @@ intervals carry no verdict.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -59,44 +60,93 @@ def cv_choice(cv: pd.DataFrame) -> pd.DataFrame:
     return ranked.groupby(["n_train", "replicate"], sort=True).head(1).reset_index(drop=True)
 
 
+def full_length(replicates: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of models scored at the end of their run (the longest `steps`),
+    without the `steps` column: the map's cells, verdicts and learning curves."""
+    final = replicates[replicates["steps"] == replicates["steps"].max()]
+    return final.drop(columns="steps").reset_index(drop=True)
+
+
+def _paired(
+    name: str, replicates: pd.DataFrame, keys: list[str]
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Yield (noisy cell, its no-noise reference) per group of `keys`, placement and stddev,
+    both in replicate order, so their columns subtract as paired differences."""
+    for _, group in replicates.groupby(keys, sort=True):
+        reference = group[group["placement"] == NONE].sort_values("replicate")
+        noisy = group[group["placement"] != NONE]
+        for _, cell in noisy.groupby(["placement", "stddev"], sort=True):
+            cell = cell.sort_values("replicate")
+            _aligned(cell, reference, f"plots/benefit/{name}/replicates.csv")
+            yield cell, reference
+
+
+def _cell_key(name: str, cell: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "dataset": name,
+        "n_train": int(cell["n_train"].iloc[0]),
+        "placement": str(cell["placement"].iloc[0]),
+        "stddev": float(cell["stddev"].iloc[0]),
+    }
+
+
 def map_cells(name: str, replicates: pd.DataFrame, params: Params) -> pd.DataFrame:
     """Return one row per (n_train, placement, stddev) with each paired difference's interval.
 
-    The accuracy gain also gets its decision interval at the family's level, its verdict
-    (as a code: stats.VERDICT_CODES) and its minimum detectable effect.
+    Cells are scored at the full training length (`full_length`). The accuracy gain also
+    gets its decision interval at the family's level, its verdict (as a code:
+    stats.VERDICT_CODES) and its minimum detectable effect.
     """
     report, family = params.report, map_family(params)
     records = []
-    for _, size in replicates.groupby("n_train", sort=True):
-        reference = size[size["placement"] == NONE].sort_values("replicate")
-        noisy = size[size["placement"] != NONE]
-        for _, cell in noisy.groupby(["placement", "stddev"], sort=True):
-            cell = cell.sort_values("replicate")
-            placement, stddev = str(cell["placement"].iloc[0]), float(cell["stddev"].iloc[0])
-            _aligned(cell, reference, f"plots/benefit/{name}/replicates.csv")
-            n_test = int(reference["n_test"].iloc[0])
-            record: dict[str, Any] = {
-                "dataset": name,
-                "n_train": int(size["n_train"].iloc[0]),
-                "placement": placement,
-                "stddev": stddev,
-                "replicates": len(cell),
-            }
-            for measure, column in MEASURES.items():
-                difference = cell[column].to_numpy() - reference[column].to_numpy()
-                scale = n_test if measure == "acc" else 1.0
-                summary = t_interval(difference, report.confidence, scale)
-                record[f"{measure}_diff"] = summary["mean"]
-                record[f"{measure}_diff_low"] = summary["ci_low"]
-                record[f"{measure}_diff_high"] = summary["ci_high"]
-                if measure == "acc":
-                    judged = judge(t_interval(difference, family.level, scale), summary, family)
-                    record["acc_decision_low"] = judged["decision_low"]
-                    record["acc_decision_high"] = judged["decision_high"]
-                    record["acc_verdict"] = judged["verdict_code"]
-                    record["acc_mde"] = judged["mde"]
-            records.append(record)
+    for cell, reference in _paired(name, full_length(replicates), ["n_train"]):
+        n_test = int(reference["n_test"].iloc[0])
+        record: dict[str, Any] = {**_cell_key(name, cell), "replicates": len(cell)}
+        for measure, column in MEASURES.items():
+            difference = cell[column].to_numpy() - reference[column].to_numpy()
+            scale = n_test if measure == "acc" else 1.0
+            summary = t_interval(difference, report.confidence, scale)
+            record[f"{measure}_diff"] = summary["mean"]
+            record[f"{measure}_diff_low"] = summary["ci_low"]
+            record[f"{measure}_diff_high"] = summary["ci_high"]
+            if measure == "acc":
+                judged = judge(t_interval(difference, family.level, scale), summary, family)
+                record["acc_decision_low"] = judged["decision_low"]
+                record["acc_decision_high"] = judged["decision_high"]
+                record["acc_verdict"] = judged["verdict_code"]
+                record["acc_mde"] = judged["mde"]
+        records.append(record)
     return pd.DataFrame(records)
+
+
+def length_cells(name: str, replicates: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Return one row per (n_train, placement, stddev, steps): the accuracy gain over the
+    noiseless net trained as long, with its interval over draws at `report.confidence`,
+    and the noiseless net's test accuracy and both nets' training accuracy at that length.
+
+    Shown, not judged: the map's verdicts are made at the full length (`map_cells`).
+    """
+    records = []
+    for cell, reference in _paired(name, replicates, ["n_train", "steps"]):
+        n_test, n_train = int(reference["n_test"].iloc[0]), int(cell["n_train"].iloc[0])
+        difference = cell["test_correct"].to_numpy() - reference["test_correct"].to_numpy()
+        gain = t_interval(difference, params.report.confidence, n_test)
+        records.append(
+            {
+                **_cell_key(name, cell),
+                "steps": int(cell["steps"].iloc[0]),
+                "replicates": len(cell),
+                "acc_diff": gain["mean"],
+                "acc_diff_low": gain["ci_low"],
+                "acc_diff_high": gain["ci_high"],
+                "none_test_acc": float(reference["test_correct"].mean()) / n_test,
+                "none_train_acc": float(reference["train_correct"].mean()) / n_train,
+                "train_acc": float(cell["train_correct"].mean()) / n_train,
+            }
+        )
+    frame = pd.DataFrame(records)
+    order = ["n_train", "placement", "stddev", "steps"]
+    return frame.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def n_star(cells: pd.DataFrame, margin: float) -> int:
@@ -125,12 +175,13 @@ def learning_curves(
     """Return test accuracy per size without noise and with the CV-chosen stddev, and the gain.
 
     The chosen stddev comes from CV on each replicate's own training draw; its test score is
-    the map's model of that stddev on the full draw (no noise when CV chose 0).
+    the map's model of that stddev on the full draw (no noise when CV chose 0), trained to
+    the full length (`full_length`).
     """
     report, placement = params.report, params.benefit_map.cv_placement
     chosen = cv_choice(cv)
     records = []
-    for _, size in replicates.groupby("n_train", sort=True):
+    for _, size in full_length(replicates).groupby("n_train", sort=True):
         n_train = int(size["n_train"].iloc[0])
         reference = size[size["placement"] == NONE].sort_values("replicate")
         picks = chosen[chosen["n_train"] == n_train].sort_values("replicate")
